@@ -1,0 +1,26 @@
+"""Errors a user can cause, each with a message that says what to do next."""
+
+
+class CertAssistantError(Exception):
+    """Base of every error the assistant reports to a person instead of a traceback."""
+
+
+class IndexMissingError(CertAssistantError):
+    """The Chroma index has not been built yet."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(
+            f"No course index at {location}. Build it with: cert-assistant ingest"
+        )
+
+
+class StoreUnavailableError(CertAssistantError):
+    """The Chroma server cannot be reached."""
+
+
+class EmbeddingModelError(CertAssistantError):
+    """The embedding model cannot be loaded."""
+
+
+class QuestionError(CertAssistantError):
+    """A question is empty, too long, or otherwise unusable."""

@@ -1,0 +1,148 @@
+"""Ingestion: load → split → embed what changed → write a new index generation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from langchain_core.embeddings import Embeddings
+
+from ingest.documents import Chunk
+from ingest.loaders import Skipped, load_documents
+from ingest.splitter import split_documents
+from ingest.store import ChunkStore, StoredChunk
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, for the summary line and for tests."""
+
+    documents: int = 0
+    chunks: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    seconds: float = 0.0
+    skipped: list[Skipped] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def embedded(self) -> int:
+        """Chunks whose vectors were computed in this run."""
+        return self.added + self.updated
+
+    @property
+    def changed(self) -> bool:
+        """Whether the index content changed."""
+        return bool(self.added or self.updated or self.deleted)
+
+
+def ingest(
+    paths: Sequence[Path],
+    store: ChunkStore,
+    embedder: Embeddings | Callable[[], Embeddings],
+    *,
+    model: str,
+    chunk_size: int = 900,
+    chunk_overlap: int = 120,
+    progress: bool = True,
+) -> IngestReport:
+    """Bring the index in step with the documents under `paths`.
+
+    Chunks whose content and model are unchanged keep their stored vectors; changed and
+    new chunks are embedded; chunks of deleted files, and of sections that no longer
+    exist, are dropped. Files outside `paths` keep their chunks, and so do files that
+    fail to load (their last good version stays searchable). When nothing changed, no
+    model is loaded and nothing is written.
+
+    Args:
+        paths: Files and folders to index.
+        store: The Chroma index.
+        embedder: Embeddings, or a callable that builds them, called only when needed.
+        model: Id of the embedding model, recorded in the index; a change re-embeds all.
+        chunk_size: Largest chunk in characters.
+        chunk_overlap: Characters carried between chunks of a section.
+        progress: Show a progress bar while embedding.
+
+    Returns:
+        Counts of what changed and what was skipped.
+    """
+    started = time.perf_counter()
+    loaded = load_documents(paths)
+    report = IngestReport(skipped=loaded.skipped, ignored=loaded.ignored)
+    fresh = {c.id: c for c in split_documents(loaded.documents, chunk_size, chunk_overlap)}
+
+    manifest = store.manifest()
+    old = {s.chunk.id: s for s in store.chunks()} if manifest else {}
+    same_model = manifest is not None and manifest.model == model
+    kept = _kept_outside_scope(old.values(), paths, {s.source for s in loaded.skipped})
+
+    to_embed: list[Chunk] = []
+    for chunk_id, chunk in fresh.items():
+        before = old.get(chunk_id)
+        if before is None:
+            report.added += 1
+            to_embed.append(chunk)
+        elif not same_model or before.content_hash != chunk.content_hash:
+            report.updated += 1
+            to_embed.append(chunk)
+        else:
+            report.unchanged += 1
+    report.deleted = len(old.keys() - fresh.keys() - kept.keys())
+    if not same_model:
+        report.updated += len(kept)  # chunks kept from elsewhere need the new model too
+        to_embed += [s.chunk for s in kept.values()]
+        kept = {}
+
+    all_chunks = {**{i: s.chunk for i, s in kept.items()}, **fresh}
+    report.chunks = len(all_chunks)
+    report.documents = len({c.source for c in all_chunks.values()})
+    if report.changed or manifest is None:
+        vectors = _embed(to_embed, embedder, progress)
+        carried = [i for i in all_chunks if i not in vectors]
+        vectors.update(store.embeddings(carried))
+        items = [(chunk, vectors[i]) for i, chunk in sorted(all_chunks.items())]
+        store.write_generation(items, model=model, documents=report.documents)
+    else:
+        store.mark_checked()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _kept_outside_scope(
+    stored: Iterable[StoredChunk], paths: Sequence[Path], failed: set[str]
+) -> dict[str, StoredChunk]:
+    """Stored chunks this run must not touch: outside `paths`, or from files that failed."""
+    roots = [p.resolve() for p in paths]
+    kept = {}
+    for item in stored:
+        source = item.chunk.source
+        resolved = Path(source).resolve()
+        inside = any(resolved == root or root in resolved.parents for root in roots)
+        if not inside or source in failed:
+            kept[item.chunk.id] = item
+    return kept
+
+
+def _embed(
+    chunks: Sequence[Chunk], embedder: Embeddings | Callable[[], Embeddings], progress: bool
+) -> dict[str, list[float]]:
+    if not chunks:
+        return {}
+    if not isinstance(embedder, Embeddings):
+        embedder = embedder()
+    from tqdm import tqdm
+
+    vectors: dict[str, list[float]] = {}
+    batch = 32
+    with tqdm(total=len(chunks), desc="Embedding", unit="chunk", disable=not progress) as bar:
+        for start in range(0, len(chunks), batch):
+            part = chunks[start : start + batch]
+            for chunk, vector in zip(part, embedder.embed_documents(
+                [c.embedding_text for c in part]), strict=True):
+                vectors[chunk.id] = vector
+            bar.update(len(part))
+    return vectors
