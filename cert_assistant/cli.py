@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from cert_assistant.errors import CertAssistantError
 from cert_assistant.settings import Settings
@@ -50,6 +52,21 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
 
     _command(commands, "stats", _stats, "Show what the index holds and where it lives.")
+
+    ask = _command(
+        commands,
+        "ask",
+        _ask,
+        "Answer a question about the course, with numbered sources and links.",
+    )
+    ask.add_argument("question", nargs="?", help="the question (in quotes)")
+    ask.add_argument(
+        "--batch",
+        type=Path,
+        metavar="FILE.jsonl",
+        help='answer every {"id", "question", "history"?} line of a JSONL file',
+    )
+    ask.add_argument("--json", action="store_true", help="print JSON instead of text")
     return parser
 
 
@@ -109,6 +126,64 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
     print(f"last change:  {manifest.ingested_at}")
     print(f"last ingest:  {manifest.checked_at}")
     return 0
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from cert_assistant.errors import QuestionError
+
+    if (args.question is None) == (args.batch is None):
+        raise QuestionError("Give either a QUESTION or --batch FILE.jsonl.")
+    from retrieval import make_assistant
+
+    assistant = make_assistant(settings)
+    if args.batch is not None:
+        return _ask_batch(assistant, args.batch, args.json)
+    answer = assistant.ask(args.question)
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def _ask_batch(assistant: Any, path: Path, as_json: bool) -> int:
+    """One result line per input line; a bad line gets an error object, the rest go on."""
+    from cert_assistant.errors import QuestionError
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise QuestionError(f"Cannot read {path}: {error}") from error
+    failures = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        record: dict[str, Any] = {"id": None}
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict):
+                raise QuestionError("each line must be a JSON object")
+            record["id"] = item.get("id")
+            answer = assistant.ask(item.get("question"), item.get("history"))
+            record.update(answer.to_json())
+        except (json.JSONDecodeError, CertAssistantError) as error:
+            failures += 1
+            record["error"] = f"line {number}: {error}"
+        if as_json:
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+        else:
+            print(f"# {record['id']}\n{record.get('error') or record['answer']}\n")
+    return 1 if failures else 0
+
+
+def format_answer(answer: Any) -> str:
+    """An answer for a terminal: the text, then its numbered sources or suggestions."""
+    lines = [answer.answer]
+    if answer.citations:
+        lines.append("\nSources:")
+        for c in answer.citations:
+            lines.append(f"  [{c.n}] {c.section}\n      {c.url}\n      \"{c.text}\"")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

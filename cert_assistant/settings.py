@@ -53,7 +53,18 @@ class Settings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
     bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
-    candidates: int = Field(20, ge=1, description="Candidates taken from each ranking before fusion.")
+    candidates: int = Field(20, ge=1, description="Candidates from each ranking before fusion.")
+
+    # --- answering (refusal thresholds are tuned on the eval set: `evals/tune.py`) -------
+    min_dense: float = Field(
+        0.35, description="Least question-to-chunk cosine similarity for an answer."
+    )
+    min_coverage: float = Field(
+        0.5, description="Least weighted share of the question's terms the answer must contain."
+    )
+    suggest_dense: float = Field(
+        0.25, description="Least similarity for a section to be suggested after a refusal."
+    )
 
     # --- questions -------------------------------------------------------------------------
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
@@ -68,7 +79,7 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(
         None, description="Base URL of an OpenAI-compatible or Ollama endpoint."
     )
-    llm_api_key: str | None = Field(None, description="API key for the LLM endpoint, if it needs one.")
+    llm_api_key: str | None = Field(None, description="API key for the LLM endpoint, if any.")
 
     # --- feedback ----------------------------------------------------------------------------
     feedback_db: Path | None = Field(

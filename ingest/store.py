@@ -140,6 +140,15 @@ class ChunkStore:
                                      result["metadatas"][0], result["distances"][0], strict=True)
         ]
 
+    def as_langchain(self, embedder: Any) -> Any:
+        """The active generation as a plain LangChain `Chroma` vector store (the baseline)."""
+        from langchain_chroma import Chroma
+
+        self.refresh()
+        return Chroma(
+            client=self.client, collection_name=self._active, embedding_function=embedder
+        )
+
     # --- writing ---------------------------------------------------------------------------
     def write_generation(
         self,

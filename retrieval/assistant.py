@@ -1,0 +1,195 @@
+"""The assistant: question (+ history) → standalone query → hybrid retrieval → cited answer."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cert_assistant.settings import Settings
+from retrieval.answer import Thresholds, compose_answer, refusal
+from retrieval.followup import EntityLexicon, is_dependent, standalone_query
+from retrieval.guard import check_history, check_question, looks_like_injection
+from retrieval.hybrid import HybridRetriever, ScoredChunk
+from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
+from retrieval.types import Answer, CitationsEvent, DoneEvent, Event, TextEvent, Turn
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What the assistant knows, for the UI's sidebar and the health check."""
+
+    documents: list[str]
+    chunks: int
+    model: str
+    ingested_at: str
+    checked_at: str
+    store: str
+    llm: str | None
+
+
+class Assistant:
+    """Answers course questions with citations; one instance serves many requests.
+
+    Args:
+        retriever: The hybrid retriever over the index.
+        settings: Limits, thresholds and the citation base URL.
+        llm: A LangChain chat model, or None for the extractive answerer.
+    """
+
+    def __init__(self, retriever: HybridRetriever, settings: Settings, llm: Any = None) -> None:
+        self.retriever = retriever
+        self.settings = settings
+        self.llm = llm
+        self.thresholds = Thresholds(
+            settings.min_dense, settings.min_coverage, settings.suggest_dense
+        )
+        self._lexicon: tuple[str | None, EntityLexicon] | None = None
+        self._lock = threading.Lock()
+
+    def ask(
+        self, question: str, history: Iterable[Turn | Mapping[str, Any]] | None = None
+    ) -> Answer:
+        """The complete answer to a question.
+
+        Raises:
+            QuestionError: The question or history is empty, too long or malformed.
+            IndexMissingError: Nothing has been ingested yet.
+        """
+        final = None
+        for event in self.stream(question, history):
+            if isinstance(event, DoneEvent):
+                final = event.answer
+        assert final is not None  # stream always ends with DoneEvent
+        return final
+
+    def stream(
+        self, question: str, history: Iterable[Turn | Mapping[str, Any]] | None = None
+    ) -> Iterator[Event]:
+        """The answer as events: text pieces in order, then citations, then done.
+
+        The text pieces joined with single spaces equal the final answer's text.
+        """
+        question = check_question(question, self.settings.max_question_chars)
+        turns = check_history(
+            history, self.settings.max_history_turns, self.settings.max_question_chars
+        )
+        base_url = self.settings.site_base_url
+        if looks_like_injection(question):
+            answer = refusal([], base_url)
+            yield from _replay(replace(answer, query=question))
+            return
+        query = self.standalone(question, turns)
+        passages = self.retriever.search(query)
+        if self.llm is not None:
+            try:
+                yield from self._stream_llm(query, passages)
+                return
+            except Exception:  # an unreachable LLM must not take the assistant down
+                log.exception("LLM answer failed; falling back to the extractive answer")
+        weights = self.retriever.lexical().weights
+        answer = compose_answer(query, passages, weights, base_url, self.thresholds)
+        yield from _replay(replace(answer, query=query))
+
+    def standalone(self, question: str, history: list[Turn]) -> str:
+        """The question made self-contained from the conversation (unchanged if first)."""
+        if not history:
+            return question
+        lexicon = self.lexicon()
+        if self.llm is not None and is_dependent(question, lexicon):
+            try:
+                return condense_question(self.llm, question, history)
+            except Exception:
+                log.exception("LLM condense failed; using the rule-based follow-up")
+        return standalone_query(question, history, lexicon)
+
+    def lexicon(self) -> EntityLexicon:
+        """Named things of the course, from the headings of the active index."""
+        lexical = self.retriever.lexical()
+        with self._lock:
+            if self._lexicon is None or self._lexicon[0] != lexical.version:
+                sections = {c.section for c in lexical.index.chunks}
+                self._lexicon = (lexical.version, EntityLexicon(sections))
+            return self._lexicon[1]
+
+    def info(self) -> IndexInfo:
+        """What the index holds, from its manifest."""
+        store = self.retriever.store
+        manifest = store.require_manifest()
+        sources = sorted({c.source for c in self.retriever.lexical().index.chunks})
+        return IndexInfo(
+            documents=sources,
+            chunks=manifest.chunks,
+            model=manifest.model,
+            ingested_at=manifest.ingested_at,
+            checked_at=manifest.checked_at,
+            store=self.settings.store_location,
+            llm=self.settings.llm_model,
+        )
+
+    def _stream_llm(self, query: str, passages: list[ScoredChunk]) -> Iterator[Event]:
+        base_url = self.settings.site_base_url
+        weights = self.retriever.lexical().weights
+        if not passages:
+            yield from _replay(replace(refusal(passages, base_url, self.thresholds), query=query))
+            return
+        checker = CitationChecker(passages, weights, base_url)
+        pieces = (str(c.content) for c in self.llm.stream(answer_messages(query, passages)))
+        sentences = []
+        for sentence in stream_sentences(pieces):
+            checked = checker.sentence(sentence)
+            if checked:
+                sentences.append(checked)
+                yield TextEvent(checked)
+        if not sentences:  # nothing the passages support: say so rather than guess
+            answer = refusal(passages, base_url, self.thresholds)
+            yield from _replay(replace(answer, query=query))
+            return
+        answer = Answer(" ".join(sentences), checker.citations(), refused=False, query=query)
+        yield CitationsEvent(answer.citations, answer.suggestions, answer.refused)
+        yield DoneEvent(answer)
+
+
+def make_assistant(settings: Settings) -> Assistant:
+    """Build the assistant the settings describe: store, query embedder, retriever, LLM.
+
+    Raises:
+        StoreUnavailableError: The Chroma server cannot be reached.
+    """
+    from ingest import make_store
+    from retrieval.llm import make_llm
+
+    retriever = HybridRetriever(
+        store=make_store(settings),
+        embedder=_query_embedder(settings),
+        site_base_url=settings.site_base_url,
+        k=settings.top_k,
+        dense_weight=settings.dense_weight,
+        bm25_weight=settings.bm25_weight,
+        rrf_k=settings.rrf_k,
+        candidates=settings.candidates,
+    )
+    return Assistant(retriever, settings, llm=make_llm(settings))
+
+
+def _query_embedder(settings: Settings) -> Any:
+    try:
+        from ingest.onnx_embeddings import make_query_embedder
+    except ImportError:
+        from ingest.embeddings import make_embedder
+
+        return make_embedder(settings)
+    return make_query_embedder(settings)
+
+
+def _replay(answer: Answer) -> Iterator[Event]:
+    """Events of an answer that is already complete: its sentences, citations, done."""
+    for sentence in stream_sentences([answer.answer]):
+        yield TextEvent(sentence)
+    yield CitationsEvent(answer.citations, answer.suggestions, answer.refused)
+    yield DoneEvent(answer)
+

@@ -1,0 +1,120 @@
+"""Follow-up questions: rebuild a standalone query from the conversation, without an LLM."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from retrieval.lexical import terms
+from retrieval.types import Turn
+
+_DEPENDENT = re.compile(
+    r"\b(it|its|it's|this|that|these|those|they|them|their|there|he|she|one|same|also|"
+    r"else|more|other|then)\b|^\s*(and|but|so|or|what about|how about|and what|why)\b",
+    re.IGNORECASE,
+)
+_GENERIC = {"level", "path", "track", "certif", "certifi", "cours", "program"}
+
+
+class EntityLexicon:
+    """Named things of the course (levels, tracks, paths, roles, providers) in sibling groups.
+
+    Sibling headings (e.g. the learning paths under "Learning paths") form a group; a
+    follow-up that names another member of a group asks the previous question about it.
+
+    Args:
+        sections: Heading paths of the indexed chunks, `A > B > C`.
+    """
+
+    def __init__(self, sections: Iterable[str]) -> None:
+        groups: dict[str, set[str]] = {}
+        for section in sections:
+            parts = section.split(" > ")
+            if len(parts) >= 2 and _names_a_thing(parts[-1], len(parts)):
+                groups.setdefault(" > ".join(parts[:-1]), set()).add(parts[-1])
+        self.entities: dict[str, tuple[str, tuple[str, ...]]] = {}
+        for parent, names in groups.items():
+            for name in names:
+                key = tuple(t for t in terms(_simplify(name)) if t not in _GENERIC)
+                if key:
+                    self.entities[name] = (parent, key)
+
+    def mentions(self, text: str) -> list[tuple[str, str]]:
+        """`(entity, group)` pairs named in a text, longest names first."""
+        words = terms(text)
+        found = []
+        for name, (group, key) in sorted(self.entities.items(), key=lambda e: -len(e[1][1])):
+            if _contains(words, key) and not any(_contains(terms(f), key) for f, _ in found):
+                found.append((name, group))
+        return found
+
+
+def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexicon) -> str:
+    """The question made self-contained using the previous user turns.
+
+    A question that stands alone is returned as is (the first question of a conversation
+    costs nothing). A dependent one ("how long does it take?", "what about DevSecOps?")
+    takes the subject of the last user question: if it names a sibling of something the
+    last question named, it replaces it; otherwise the last question's named things (or
+    its content words) are added.
+
+    >>> lex = EntityLexicon(["S > Levels > Foundation level", "S > Levels > Professional level"])
+    >>> standalone_query("how long does it take?", [Turn("user", "Tell me about the Foundation level")], lex)
+    'how long does it take? (Foundation level)'
+    """
+    previous = [t.content for t in history if t.role == "user"]
+    if not previous or not is_dependent(question, lexicon):
+        return question
+    last = previous[-1]
+    named_now = lexicon.mentions(question)
+    named_before = lexicon.mentions(last)
+    if named_now:
+        for name, group in named_now:
+            for old, old_group in named_before:
+                if old_group == group and old != name:
+                    return _replace(last, old, name)
+        return question
+    context = [name for name, _ in named_before]
+    if not context and len(previous) > 1:
+        context = [name for name, _ in lexicon.mentions(previous[-2])]
+    subject = ", ".join(context) if context else last
+    return f"{question} ({subject})"
+
+
+def is_dependent(question: str, lexicon: EntityLexicon) -> bool:
+    """Whether a question leans on earlier turns: pronouns, "what about", or too few words."""
+    content = terms(question)
+    if _DEPENDENT.search(question) and len(content) <= 5:
+        return True
+    names_something = re.search(r"\b\w*[A-Z]\w*[A-Z]\w*\b", question) is not None  # DVC, SLOs
+    return len(content) <= 2 and not names_something and not lexicon.mentions(question)
+
+
+def _names_a_thing(heading: str, depth: int) -> bool:
+    """Whether a heading names a level, track, path or a proper noun, not a topic."""
+    if heading.endswith("?"):
+        return False
+    if re.search(r"\b(level|path|track)\b", heading, re.IGNORECASE):
+        return True
+    words = _simplify(heading).split()
+    mixed_case = any(sum(c.isupper() for c in w) >= 2 for w in words)
+    capitalised = any(w[:1].isupper() for w in words[1:])
+    single_name = len(words) == 1 and words[0][:1].isupper() and depth >= 3
+    return mixed_case or capitalised or single_name
+
+
+def _replace(text: str, old: str, new: str) -> str:
+    pattern = re.compile(re.escape(_simplify(old)), re.IGNORECASE)
+    if pattern.search(text):
+        return pattern.sub(_simplify(new), text, count=1)
+    return f"{text} ({new})"
+
+
+def _simplify(name: str) -> str:
+    """A heading without its bracketed aside: "Advanced (Architect) level" -> "Advanced level"."""
+    return " ".join(re.sub(r"\([^)]*\)", "", name).split())
+
+
+def _contains(words: Sequence[str], key: Sequence[str]) -> bool:
+    n = len(key)
+    return any(tuple(words[i : i + n]) == tuple(key) for i in range(len(words) - n + 1))
