@@ -67,6 +67,27 @@ def _parser() -> argparse.ArgumentParser:
         help='answer every {"id", "question", "history"?} line of a JSONL file',
     )
     ask.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    bench = _command(
+        commands,
+        "bench",
+        _bench,
+        "Measure load time and answer latency against a plain LangChain baseline.",
+    )
+    bench.add_argument("--dataset", type=Path, help="questions to time (default: the eval set)")
+    bench.add_argument("--cold-runs", type=int, default=3, help="cold `ask` processes to time")
+
+    serve = _command(
+        commands,
+        "serve",
+        _serve,
+        "Serve the HTTP API, its OpenAPI docs and the chat widget (uvicorn).",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8001, help="port to listen on")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="processes to run; each loads its own model"
+    )
     return parser
 
 
@@ -174,6 +195,21 @@ def _ask_batch(assistant: Any, path: Path, as_json: bool) -> int:
         else:
             print(f"# {record['id']}\n{record.get('error') or record['answer']}\n")
     return 1 if failures else 0
+
+
+def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    from evals.bench import DATASET, format_bench, run_bench
+
+    result = run_bench(settings, args.dataset or DATASET, args.cold_runs)
+    print(format_bench(result))
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from cert_assistant.api import serve
+
+    serve(settings, host=args.host, port=args.port, workers=max(1, args.workers))
+    return 0
 
 
 def format_answer(answer: Any) -> str:

@@ -49,8 +49,14 @@ def terms(text: str) -> list[str]:
     >>> terms("What are the common mistakes at the Foundation level?")
     ['common', 'mistak', 'foundat', 'level']
     """
+    return list(_cached_terms(text))
+
+
+@lru_cache(maxsize=8192)
+def _cached_terms(text: str) -> tuple[str, ...]:
+    # Chunk texts come back query after query: stem each once.
     words = [w for w in _TOKEN.findall(text.lower()) if w not in _stopwords()]
-    return stem(words)
+    return tuple(stem(words))
 
 
 class TermWeights:
