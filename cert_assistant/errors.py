@@ -24,3 +24,7 @@ class EmbeddingModelError(CertAssistantError):
 
 class QuestionError(CertAssistantError):
     """A question is empty, too long, or otherwise unusable."""
+
+
+class SettingsError(CertAssistantError):
+    """A `CERT_ASSISTANT_*` environment variable holds a value that is not allowed."""

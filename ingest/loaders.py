@@ -136,28 +136,40 @@ def _read_text(path: Path) -> str:
             f"file is not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}); "
             "save it as UTF-8"
         ) from error
+    if not text.strip():
+        raise LoadError("file is empty")  # e.g. only a UTF-8 byte-order mark and blanks
     return text.replace("\r\n", "\n")
 
 
 def _load_markdown(path: Path, text: str) -> SourceDocument:
-    import frontmatter
     import yaml
+    from frontmatter import YAMLHandler
 
-    if text.startswith("---") and text.count("\n---", 3) == 0:
-        raise LoadError("front matter starts with '---' but has no closing '---' line")
-    try:
-        post = frontmatter.loads(text)
-    except yaml.YAMLError as error:
-        reason = str(error).splitlines()[0]
-        raise LoadError(f"front matter is not valid YAML: {reason}") from error
-    meta = post.metadata
+    # Split and parse here rather than with `frontmatter.loads`, which silently drops
+    # front matter that is not a mapping and lets a bad date (a ValueError) escape.
+    handler, meta, body = YAMLHandler(), {}, text.strip()
+    if handler.detect(body):
+        try:
+            raw, body = handler.split(body)
+        except ValueError as error:
+            raise LoadError(
+                "front matter starts with '---' but has no closing '---' line"
+            ) from error
+        try:
+            meta = handler.load(raw)
+        except (yaml.YAMLError, ValueError) as error:
+            reason = str(error).splitlines()[0]
+            raise LoadError(f"front matter is not valid YAML: {reason}") from error
+        if meta is None:
+            meta = {}
     if not isinstance(meta, dict):
         raise LoadError("front matter must be a mapping of `key: value` lines")
-    if not post.content.strip():
+    body = body.strip()
+    if not body:
         raise LoadError("document has front matter but no content")
-    title = str(meta.get("title") or _first_heading(post.content) or _title_from_name(path))
+    title = str(meta.get("title") or _first_heading(body) or _title_from_name(path))
     page = str(meta.get("page") or f"/{path.stem}")
-    return SourceDocument(display_path(path), title, page, post.content, "markdown")
+    return SourceDocument(display_path(path), title, page, body, "markdown")
 
 
 def _load_html(path: Path, text: str) -> SourceDocument:

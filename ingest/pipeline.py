@@ -93,9 +93,9 @@ def ingest(
             report.unchanged += 1
     report.deleted = len(old.keys() - fresh.keys() - kept.keys())
     if not same_model:
-        report.updated += len(kept)  # chunks kept from elsewhere need the new model too
+        # Chunks kept from elsewhere need the new model too; they stay in the index.
+        report.updated += len(kept)
         to_embed += [s.chunk for s in kept.values()]
-        kept = {}
 
     all_chunks = {**{i: s.chunk for i, s in kept.items()}, **fresh}
     report.chunks = len(all_chunks)
@@ -115,14 +115,18 @@ def ingest(
 def _kept_outside_scope(
     stored: Iterable[StoredChunk], paths: Sequence[Path], failed: set[str]
 ) -> dict[str, StoredChunk]:
-    """Stored chunks this run must not touch: outside `paths`, or from files that failed."""
+    """Stored chunks this run must not touch: outside `paths`, or from files that failed.
+
+    A path that failed as a whole (a missing or mistyped folder) keeps everything under
+    it, so a typo never empties the index.
+    """
     roots = [p.resolve() for p in paths]
+    failed_roots = [Path(f).resolve() for f in failed]
     kept = {}
     for item in stored:
-        source = item.chunk.source
-        resolved = Path(source).resolve()
+        resolved = Path(item.chunk.source).resolve()
         inside = any(resolved == root or root in resolved.parents for root in roots)
-        if not inside or source in failed:
+        if not inside or any(resolved == f or f in resolved.parents for f in failed_roots):
             kept[item.chunk.id] = item
     return kept
 

@@ -106,7 +106,10 @@ def _sections(document: SourceDocument) -> list[_Section]:
             level = int(token.tag[1])
             text = _plain(tokens[i + 1].content)
             if level == 1 and not stack and len(sections) == 1 and not root.blocks:
-                root.anchor = _unique(slugify(text), used)  # the H1 names the page itself
+                # The H1 names the page itself and replaces the title's provisional anchor,
+                # so an H1 equal to the title keeps its own slug instead of `<slug>-1`.
+                used.clear()
+                root.anchor = _unique(slugify(text), used)
             else:
                 stack = [(lvl, t) for lvl, t in stack if lvl < level] + [(level, text)]
                 current = _Section(
