@@ -1,4 +1,4 @@
-"""Sentence embeddings: the bundled all-MiniLM-L6-v2 by default, any sentence-transformers model by setting."""
+"""Sentence embeddings: bundled all-MiniLM-L6-v2, or any sentence-transformers model by setting."""
 
 from __future__ import annotations
 
