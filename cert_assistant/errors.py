@@ -9,9 +9,7 @@ class IndexMissingError(CertAssistantError):
     """The Chroma index has not been built yet."""
 
     def __init__(self, location: str) -> None:
-        super().__init__(
-            f"No course index at {location}. Build it with: cert-assistant ingest"
-        )
+        super().__init__(f"No course index at {location}. Build it with: cert-assistant ingest")
 
 
 class StoreUnavailableError(CertAssistantError):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -62,6 +65,9 @@ class Settings(BaseSettings):
     min_coverage: float = Field(
         0.5, description="Least weighted share of the question's terms the answer must contain."
     )
+    strong_dense: float = Field(
+        0.65, description="Question-to-chunk similarity that answers whatever the words."
+    )
     suggest_dense: float = Field(
         0.25, description="Least similarity for a section to be suggested after a refusal."
     )
@@ -86,6 +92,51 @@ class Settings(BaseSettings):
         None, description="SQLite file for feedback; empty means data_dir/feedback.sqlite3."
     )
 
+    # --- HTTP API (`cert-assistant serve`) ------------------------------------------------
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins whose pages may call the API from a browser (CORS), comma-separated "
+        "or a JSON list; empty means the origin of site_base_url only.",
+    )
+    rate_limit_per_minute: int = Field(
+        60, ge=0, description="Chat requests one client (IP) may make a minute; 0 is no limit."
+    )
+    rate_limit_burst: int = Field(
+        20, ge=1, description="Chat requests a client may make at once before the rate applies."
+    )
+    request_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest time an answer may take before the API gives up (504)."
+    )
+    max_body_bytes: int = Field(
+        256_000, ge=1024, description="Largest request body the API reads, in bytes (413)."
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Proxies trusted to set X-Forwarded-For (the client address the rate limit "
+        "counts by), comma-separated; `*` trusts any.",
+    )
+    demo_dir: Path | None = Field(
+        Path("demo"),
+        description="Folder of the demo course page the API serves at /demo; empty turns it off.",
+    )
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        """Accept `https://a.org,https://b.org` as well as a JSON list from the environment."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip().rstrip("/") for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("demo_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        """`CERT_ASSISTANT_DEMO_DIR=` (empty) turns the demo page off."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @property
     def chroma_path(self) -> Path:
         """Folder of the embedded Chroma store."""
@@ -102,3 +153,11 @@ class Settings(BaseSettings):
         if self.chroma_host:
             return f"http://{self.chroma_host}:{self.chroma_port}"
         return str(self.chroma_path)
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """Origins allowed to call the API from a browser: the setting, else the course site."""
+        if self.allowed_origins:
+            return list(self.allowed_origins)
+        parts = urlsplit(self.site_base_url)
+        return [f"{parts.scheme}://{parts.netloc}"] if parts.scheme and parts.netloc else []

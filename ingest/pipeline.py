@@ -145,8 +145,9 @@ def _embed(
     with tqdm(total=len(chunks), desc="Embedding", unit="chunk", disable=not progress) as bar:
         for start in range(0, len(chunks), batch):
             part = chunks[start : start + batch]
-            for chunk, vector in zip(part, embedder.embed_documents(
-                [c.embedding_text for c in part]), strict=True):
+            for chunk, vector in zip(
+                part, embedder.embed_documents([c.embedding_text for c in part]), strict=True
+            ):
                 vectors[chunk.id] = vector
             bar.update(len(part))
     return vectors

@@ -9,6 +9,7 @@ other processes (or on a Chroma server) see the new text as soon as the switch i
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from ingest.documents import Chunk
 
 if TYPE_CHECKING:
     from cert_assistant.settings import Settings
+
 
 @dataclass(frozen=True)
 class Manifest:
@@ -64,6 +66,7 @@ class ChunkStore:
         self.location = location
         self._collection: Any = None
         self._active: str | None = None
+        self._lock = threading.Lock()
 
     # --- reading ---------------------------------------------------------------------------
     def manifest(self) -> Manifest | None:
@@ -83,11 +86,12 @@ class ChunkStore:
     def refresh(self) -> bool:
         """Follow the manifest to the active generation; True when it changed."""
         active = self.require_manifest().active
-        if active == self._active and self._collection is not None:
-            return False
-        self._collection = self.client.get_collection(active, embedding_function=None)
-        self._active = active
-        return True
+        with self._lock:
+            if active == self._active and self._collection is not None:
+                return False
+            self._collection = self.client.get_collection(active, embedding_function=None)
+            self._active = active
+            return True
 
     @property
     def version(self) -> str | None:
@@ -105,8 +109,9 @@ class ChunkStore:
         records = self._collection.get(include=["documents", "metadatas"])
         stored = [
             StoredChunk(Chunk.from_record(i, d, m), m.get("content_hash", ""))
-            for i, d, m in zip(records["ids"], records["documents"], records["metadatas"],
-                               strict=True)
+            for i, d, m in zip(
+                records["ids"], records["documents"], records["metadatas"], strict=True
+            )
         ]
         return sorted(stored, key=lambda s: (s.chunk.source, s.chunk.id))
 
@@ -116,13 +121,22 @@ class ChunkStore:
             return {}
         self.refresh()
         records = self._collection.get(ids=list(ids), include=["embeddings"])
-        return {i: list(map(float, e)) for i, e in zip(records["ids"], records["embeddings"],
-                                                        strict=True)}
+        return {
+            i: list(map(float, e))
+            for i, e in zip(records["ids"], records["embeddings"], strict=True)
+        }
 
-    def query(self, embedding: Sequence[float], k: int) -> list[Hit]:
-        """The `k` chunks nearest to `embedding`, best first."""
+    def query(self, embedding: Sequence[float], k: int, refresh: bool = True) -> list[Hit]:
+        """The `k` chunks nearest to `embedding`, best first.
+
+        Args:
+            embedding: The question's vector.
+            k: How many chunks.
+            refresh: Read the manifest first; False when the caller just did.
+        """
         for attempt in range(2):
-            self.refresh()
+            if refresh or attempt or self._collection is None:
+                self.refresh()
             try:
                 result = self._collection.query(
                     query_embeddings=[list(embedding)],
@@ -136,8 +150,13 @@ class ChunkStore:
                     raise
         return [
             Hit(Chunk.from_record(i, d, m), 1.0 - float(dist))
-            for i, d, m, dist in zip(result["ids"][0], result["documents"][0],
-                                     result["metadatas"][0], result["distances"][0], strict=True)
+            for i, d, m, dist in zip(
+                result["ids"][0],
+                result["documents"][0],
+                result["metadatas"][0],
+                result["distances"][0],
+                strict=True,
+            )
         ]
 
     def as_langchain(self, embedder: Any) -> Any:
@@ -145,9 +164,7 @@ class ChunkStore:
         from langchain_chroma import Chroma
 
         self.refresh()
-        return Chroma(
-            client=self.client, collection_name=self._active, embedding_function=embedder
-        )
+        return Chroma(client=self.client, collection_name=self._active, embedding_function=embedder)
 
     # --- writing ---------------------------------------------------------------------------
     def write_generation(

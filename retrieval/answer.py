@@ -1,4 +1,4 @@
-"""The extractive answerer: quotes the sentences, list items, table rows or FAQ answer that answer."""
+"""The extractive answerer: quotes the sentences, list items, rows or FAQ answer that answer."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from retrieval.hybrid import ScoredChunk
 from retrieval.lexical import TermWeights, terms
 from retrieval.types import Answer, Citation, Suggestion
 
+REFUSAL = "Sorry, the course content doesn't cover that."
 ALL_WORDS = 0.999
+_RANK_BONUS = (0.3, 0.15, 0.05, 0.0)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 
@@ -32,11 +34,13 @@ class Thresholds:
         min_dense: Least cosine similarity between the question and its best chunk.
         min_coverage: Least weighted share of the question's terms found in the answer
             passage and its headings.
+        strong_dense: Similarity at which the chunk answers whatever its words.
         suggest_dense: Least similarity for a section to be offered as a suggestion.
     """
 
     min_dense: float = 0.35
     min_coverage: float = 0.5
+    strong_dense: float = 0.65
     suggest_dense: float = 0.25
 
 
@@ -72,8 +76,8 @@ def compose_answer(
 ) -> Answer:
     """Answer from the retrieved passages by quoting them, or refuse.
 
-    Each quoted piece becomes a sentence of the answer followed by the marker of its
-    citation; a citation quotes exactly the pieces taken from its chunk.
+    Every sentence of the answer is a sentence of the course content followed by the
+    marker of its citation; a citation quotes the span of its chunk that holds them.
 
     Args:
         question: The standalone question.
@@ -88,7 +92,7 @@ def compose_answer(
     """
     query = terms(question)
     chosen = select_units(query, passages, weights, max_units)
-    if not chosen or not _answers(query, passages, chosen, weights, thresholds):
+    if not chosen or not answers(query, passages, chosen[0], weights, thresholds):
         return refusal(passages, base_url, thresholds)
     numbers: dict[int, int] = {}
     quoted: dict[int, list[str]] = {}
@@ -96,9 +100,10 @@ def compose_answer(
     for unit in sorted(chosen, key=lambda u: (u.passage, u.order)):
         n = numbers.setdefault(unit.passage, len(numbers) + 1)
         quoted.setdefault(unit.passage, []).append(unit.text)
-        sentences.append(f"{_as_sentence(unit.text)} [{n}]")
+        sentences += [f"{_as_sentence(part)} [{n}]" for part in _split_sentences(unit.text)]
     citations = [
-        _citation(n, passages[p], " ".join(quoted[p]), base_url) for p, n in numbers.items()
+        _citation(n, passages[p], quote_span(passages[p].chunk.text, quoted[p]), base_url)
+        for p, n in numbers.items()
     ]
     return Answer(" ".join(sentences), citations, refused=False, query=question)
 
@@ -106,26 +111,29 @@ def compose_answer(
 def select_units(
     query: Sequence[str], passages: Sequence[ScoredChunk], weights: TermWeights, max_units: int
 ) -> list[Unit]:
-    """The best pieces to quote: the top one, plus close runners-up that add something."""
-    if not passages:
-        return []
-    top = passages[0].score
+    """The best pieces to quote: the top one, plus close runners-up that add something.
+
+    A piece scores by the question words it holds (alone and with its headings), by how
+    close its chunk is in meaning, and by its chunk's rank.
+    """
     scored: list[Unit] = []
-    for index, passage in enumerate(passages[:4]):
+    for index, passage in enumerate(passages[: len(_RANK_BONUS)]):
         heading = set(terms(passage.chunk.section))
-        rank_weight = passage.score / top
+        closeness = passage.dense or 0.0
         for unit in units_of(passage, index):
             words = set(terms(unit.text))
             own = weights.coverage(query, words)
             context = weights.coverage(query, words | heading)
-            score = rank_weight * (0.2 + own + 0.5 * context)
+            score = _RANK_BONUS[index] + closeness + own + 0.5 * context
             scored.append(Unit(unit.text, unit.passage, unit.order, score))
+    if not scored:
+        return []
     scored.sort(key=lambda u: -u.score)
     best = scored[0]
     chosen = [best]
     covered = set(terms(best.text))
     for unit in scored[1:]:
-        if len(chosen) >= max_units or unit.score < 0.7 * best.score:
+        if len(chosen) >= max_units or unit.score < 0.85 * best.score:
             break
         words = set(terms(unit.text))
         adds = set(query) & (words - covered)
@@ -134,6 +142,47 @@ def select_units(
             chosen.append(unit)
             covered |= words
     return chosen
+
+
+def answers(
+    query: Sequence[str],
+    passages: Sequence[ScoredChunk],
+    best: Unit,
+    weights: TermWeights,
+    thresholds: Thresholds,
+) -> bool:
+    """Whether the best piece plausibly answers: close in meaning and in words.
+
+    The piece with its headings must hold enough of the question's words, weighted by
+    rarity (an unknown word such as "fee" weighs most), and its chunk must be close in
+    meaning; a very close chunk (a reworded FAQ) or a piece holding every word of the
+    question (a keyword such as "DVC") is enough on its own.
+    """
+    passage = passages[best.passage]
+    words = set(terms(best.text)) | set(terms(passage.chunk.section))
+    coverage = weights.coverage(query, words)
+    dense = passage.dense
+    if dense is None:  # BM25 alone: words are all there is to go on
+        return coverage >= thresholds.min_coverage
+    if dense >= thresholds.strong_dense or coverage >= ALL_WORDS:
+        return True
+    return coverage >= thresholds.min_coverage and dense >= thresholds.min_dense
+
+
+def quote_span(text: str, pieces: Sequence[str]) -> str:
+    r"""The shortest verbatim span of `text` that holds every piece, in order.
+
+    >>> quote_span("- One.\n- Two.\n- Three.", ["One.", "Three."])
+    'One.\n- Two.\n- Three.'
+    """
+    start = text.find(pieces[0])
+    end = start
+    for piece in pieces:
+        at = text.find(piece, end)
+        if start < 0 or at < 0:
+            return pieces[0] if len(pieces) == 1 else text
+        end = at + len(piece)
+    return text[start:end]
 
 
 def refusal(
@@ -150,36 +199,16 @@ def refusal(
         suggestions.append(Suggestion(chunk.title, chunk.section, chunk.url(base_url)))
         if len(suggestions) == 3:
             break
-    text = "Sorry, the course content doesn't cover that."
-    if suggestions:
-        text += " These sections may be related: " + "; ".join(s.section for s in suggestions)
-        text += "."
-    return Answer(text, [], refused=True, suggestions=suggestions)
-
-
-def _answers(
-    query: Sequence[str],
-    passages: Sequence[ScoredChunk],
-    chosen: Sequence[Unit],
-    weights: TermWeights,
-    thresholds: Thresholds,
-) -> bool:
-    """Whether the chosen pieces plausibly answer: close in meaning and in words."""
-    words: set[str] = set()
-    for unit in chosen:
-        words |= set(terms(unit.text)) | set(terms(passages[unit.passage].chunk.section))
-    coverage = weights.coverage(query, words)
-    if coverage < thresholds.min_coverage:
-        return False
-    best_dense = max((p.dense for p in passages if p.dense is not None), default=None)
-    # Every word of the question found (e.g. "DVC", "SLO") outweighs a weak embedding match.
-    close = best_dense is None or best_dense >= thresholds.min_dense
-    return close or coverage >= ALL_WORDS
+    return Answer(REFUSAL, [], refused=True, suggestions=suggestions)
 
 
 def _citation(n: int, passage: ScoredChunk, text: str, base_url: str) -> Citation:
     chunk = passage.chunk
     return Citation(n, chunk.title, chunk.section, chunk.url(base_url), chunk.source, text)
+
+
+def _split_sentences(text: str) -> list[str]:
+    return [part for part in _SENTENCE_END.split(text) if part.strip()]
 
 
 def _as_sentence(text: str) -> str:

@@ -46,7 +46,10 @@ class Assistant:
         self.settings = settings
         self.llm = llm
         self.thresholds = Thresholds(
-            settings.min_dense, settings.min_coverage, settings.suggest_dense
+            min_dense=settings.min_dense,
+            min_coverage=settings.min_coverage,
+            strong_dense=settings.strong_dense,
+            suggest_dense=settings.suggest_dense,
         )
         self._lexicon: tuple[str | None, EntityLexicon] | None = None
         self._lock = threading.Lock()
@@ -74,10 +77,7 @@ class Assistant:
 
         The text pieces joined with single spaces equal the final answer's text.
         """
-        question = check_question(question, self.settings.max_question_chars)
-        turns = check_history(
-            history, self.settings.max_history_turns, self.settings.max_question_chars
-        )
+        question, turns = self.validate(question, history)
         base_url = self.settings.site_base_url
         if looks_like_injection(question):
             answer = refusal([], base_url)
@@ -86,14 +86,39 @@ class Assistant:
         query = self.standalone(question, turns)
         passages = self.retriever.search(query)
         if self.llm is not None:
+            checker = CitationChecker(passages, self.retriever.lexical().weights, base_url)
+            streamed: list[str] = []
             try:
-                yield from self._stream_llm(query, passages)
+                yield from self._stream_llm(query, passages, checker, streamed)
                 return
             except Exception:  # an unreachable LLM must not take the assistant down
                 log.exception("LLM answer failed; falling back to the extractive answer")
+                if streamed:  # keep the stream and the final answer the same text
+                    yield from self._finish_llm(query, passages, checker, streamed)
+                    return
         weights = self.retriever.lexical().weights
         answer = compose_answer(query, passages, weights, base_url, self.thresholds)
         yield from _replay(replace(answer, query=query))
+
+    def validate(
+        self, question: Any, history: Iterable[Turn | Mapping[str, Any]] | None = None
+    ) -> tuple[str, list[Turn]]:
+        """The stripped question and the history as turns, checked against the limits.
+
+        HTTP layers call this before they commit to a streaming response.
+
+        Raises:
+            QuestionError: Empty, whitespace-only or oversized question, or bad history.
+        """
+        question = check_question(question, self.settings.max_question_chars)
+        turns = check_history(
+            history, self.settings.max_history_turns, self.settings.max_question_chars
+        )
+        return question, turns
+
+    def warm_up(self) -> None:
+        """Load the query model and the BM25 side now, so the first learner doesn't wait."""
+        self.retriever.search("Certified MLOps Architect", k=1)
 
     def standalone(self, question: str, history: list[Turn]) -> str:
         """The question made self-contained from the conversation (unchanged if first)."""
@@ -131,25 +156,36 @@ class Assistant:
             llm=self.settings.llm_model,
         )
 
-    def _stream_llm(self, query: str, passages: list[ScoredChunk]) -> Iterator[Event]:
-        base_url = self.settings.site_base_url
-        weights = self.retriever.lexical().weights
-        if not passages:
-            yield from _replay(replace(refusal(passages, base_url, self.thresholds), query=query))
-            return
-        checker = CitationChecker(passages, weights, base_url)
-        pieces = (str(c.content) for c in self.llm.stream(answer_messages(query, passages)))
-        sentences = []
-        for sentence in stream_sentences(pieces):
-            checked = checker.sentence(sentence)
-            if checked:
-                sentences.append(checked)
-                yield TextEvent(checked)
-        if not sentences:  # nothing the passages support: say so rather than guess
-            answer = refusal(passages, base_url, self.thresholds)
+    def _stream_llm(
+        self,
+        query: str,
+        passages: list[ScoredChunk],
+        checker: CitationChecker,
+        streamed: list[str],
+    ) -> Iterator[Event]:
+        """The LLM's answer, sentence by sentence as checked; `streamed` gets each one."""
+        if passages:
+            messages = answer_messages(query, passages)
+            pieces = (str(chunk.content) for chunk in self.llm.stream(messages))
+            for sentence in stream_sentences(pieces):
+                checked = checker.sentence(sentence)
+                if checked:
+                    streamed.append(checked)
+                    yield TextEvent(checked)
+        yield from self._finish_llm(query, passages, checker, streamed)
+
+    def _finish_llm(
+        self,
+        query: str,
+        passages: list[ScoredChunk],
+        checker: CitationChecker,
+        streamed: list[str],
+    ) -> Iterator[Event]:
+        if not streamed:  # nothing the passages support: say so rather than guess
+            answer = refusal(passages, self.settings.site_base_url, self.thresholds)
             yield from _replay(replace(answer, query=query))
             return
-        answer = Answer(" ".join(sentences), checker.citations(), refused=False, query=query)
+        answer = Answer(" ".join(streamed), checker.citations(), refused=False, query=query)
         yield CitationsEvent(answer.citations, answer.suggestions, answer.refused)
         yield DoneEvent(answer)
 
@@ -160,12 +196,12 @@ def make_assistant(settings: Settings) -> Assistant:
     Raises:
         StoreUnavailableError: The Chroma server cannot be reached.
     """
-    from ingest import make_store
+    from ingest import make_query_embedder, make_store
     from retrieval.llm import make_llm
 
     retriever = HybridRetriever(
         store=make_store(settings),
-        embedder=_query_embedder(settings),
+        embedder=make_query_embedder(settings),
         site_base_url=settings.site_base_url,
         k=settings.top_k,
         dense_weight=settings.dense_weight,
@@ -176,20 +212,9 @@ def make_assistant(settings: Settings) -> Assistant:
     return Assistant(retriever, settings, llm=make_llm(settings))
 
 
-def _query_embedder(settings: Settings) -> Any:
-    try:
-        from ingest.onnx_embeddings import make_query_embedder
-    except ImportError:
-        from ingest.embeddings import make_embedder
-
-        return make_embedder(settings)
-    return make_query_embedder(settings)
-
-
 def _replay(answer: Answer) -> Iterator[Event]:
     """Events of an answer that is already complete: its sentences, citations, done."""
     for sentence in stream_sentences([answer.answer]):
         yield TextEvent(sentence)
     yield CitationsEvent(answer.citations, answer.suggestions, answer.refused)
     yield DoneEvent(answer)
-

@@ -33,11 +33,23 @@ class EntityLexicon:
             if len(parts) >= 2 and _names_a_thing(parts[-1], len(parts)):
                 groups.setdefault(" > ".join(parts[:-1]), set()).add(parts[-1])
         self.entities: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.parts: dict[str, list[tuple[str, ...]]] = {}  # entity -> key terms of sub-headings
+        for section in sections:
+            parts = section.split(" > ")
+            if len(parts) >= 3:
+                key = tuple(terms(parts[-1]))
+                if key:
+                    self.parts.setdefault(parts[-2], []).append(key)
         for parent, names in groups.items():
             for name in names:
                 key = tuple(t for t in terms(_simplify(name)) if t not in _GENERIC)
                 if key:
                     self.entities[name] = (parent, key)
+
+    def asks_about_part(self, text: str, names: Iterable[str]) -> bool:
+        """Whether a text names a sub-heading of one of the named things ("common mistakes")."""
+        words = set(terms(text))
+        return any(set(key) <= words for name in names for key in self.parts.get(name, []))
 
     def mentions(self, text: str) -> list[tuple[str, str]]:
         """`(entity, group)` pairs named in a text, longest names first."""
@@ -53,21 +65,26 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
     """The question made self-contained using the previous user turns.
 
     A question that stands alone is returned as is (the first question of a conversation
-    costs nothing). A dependent one ("how long does it take?", "what about DevSecOps?")
+    costs nothing). A dependent one ("how long does it take?", "what about DevSecOps?",
+    or "what are the common mistakes?" when the last question named a level that has them)
     takes the subject of the last user question: if it names a sibling of something the
     last question named, it replaces it; otherwise the last question's named things (or
     its content words) are added.
 
     >>> lex = EntityLexicon(["S > Levels > Foundation level", "S > Levels > Professional level"])
-    >>> standalone_query("how long does it take?", [Turn("user", "Tell me about the Foundation level")], lex)
+    >>> history = [Turn("user", "Tell me about the Foundation level")]
+    >>> standalone_query("how long does it take?", history, lex)
     'how long does it take? (Foundation level)'
     """
     previous = [t.content for t in history if t.role == "user"]
-    if not previous or not is_dependent(question, lexicon):
+    if not previous:
         return question
     last = previous[-1]
     named_now = lexicon.mentions(question)
     named_before = lexicon.mentions(last)
+    part_of_last = not named_now and lexicon.asks_about_part(question, (n for n, _ in named_before))
+    if not part_of_last and not is_dependent(question, lexicon):
+        return question
     if named_now:
         for name, group in named_now:
             for old, old_group in named_before:
@@ -82,12 +99,12 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
 
 
 def is_dependent(question: str, lexicon: EntityLexicon) -> bool:
-    """Whether a question leans on earlier turns: pronouns, "what about", or too few words."""
+    """Whether a question leans on earlier turns: pronouns, "what about", or one bare word."""
     content = terms(question)
     if _DEPENDENT.search(question) and len(content) <= 5:
         return True
     names_something = re.search(r"\b\w*[A-Z]\w*[A-Z]\w*\b", question) is not None  # DVC, SLOs
-    return len(content) <= 2 and not names_something and not lexicon.mentions(question)
+    return len(content) <= 1 and not names_something and not lexicon.mentions(question)
 
 
 def _names_a_thing(heading: str, depth: int) -> bool:

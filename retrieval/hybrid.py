@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (Chroma) and BM25 rankings fused by reciprocal rank, as a LangChain retriever."""
+"""Hybrid retrieval: dense (Chroma) and BM25 rankings fused by reciprocal rank, as a retriever."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
@@ -87,7 +90,8 @@ class HybridRetriever(BaseRetriever):
         dense: list[tuple[Chunk, float]] = []
         if self.mode != "bm25":
             vector = self.embedder.embed_query(query)
-            dense = [(h.chunk, h.score) for h in self.store.query(vector, self.candidates)]
+            hits = self.store.query(vector, self.candidates, refresh=False)  # lexical() did
+            dense = [(h.chunk, h.score) for h in hits]
         sparse = lexical.index.search(query, self.candidates) if self.mode != "dense" else []
         return _fuse(dense, sparse, self.dense_weight, self.bm25_weight, self.rrf_k)[:k]
 
@@ -124,6 +128,15 @@ class HybridRetriever(BaseRetriever):
     ) -> list[Document]:
         k = kwargs.get("k", self.k)
         return [self.to_document(s) for s in self.search(query, k)]
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        from langchain_core.runnables.config import run_in_executor
+
+        k = kwargs.get("k", self.k)
+        scored = await run_in_executor(None, self.search, query, k)
+        return [self.to_document(s) for s in scored]
 
 
 def _fuse(
