@@ -1,0 +1,292 @@
+"""The Streamlit app under AppTest: the real assistant on a real index built for the session."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from cert_assistant.settings import Settings
+from ingest import SentenceTransformerEmbedder, ingest, make_store, model_id
+
+pytestmark = pytest.mark.ui
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app.py"
+TIMEOUT = 180  # the first run loads the embedding model
+PNG = base64.b64decode(  # a 1x1 white PNG
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC"
+)
+
+
+@pytest.fixture(scope="session")
+def index_dir(
+    tmp_path_factory: pytest.TempPathFactory, real_embedder: SentenceTransformerEmbedder
+) -> Path:
+    """A data folder holding an index of `knowledge/` built with the real model."""
+    data_dir = tmp_path_factory.mktemp("app-data")
+    settings = Settings(data_dir=data_dir)
+    report = ingest(
+        [ROOT / "knowledge"], make_store(settings), real_embedder, model=model_id(settings),
+        progress=False,
+    )  # fmt: skip
+    assert report.chunks > 0 and not report.skipped
+    return data_dir
+
+
+@pytest.fixture
+def feedback_db(index_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point the app at the test index and a fresh feedback file; yields the file."""
+    from ui.resources import load_feedback_store, load_settings
+
+    db = tmp_path / "feedback.sqlite3"
+    monkeypatch.syspath_prepend(str(ROOT))
+    monkeypatch.setenv("CERT_ASSISTANT_DATA_DIR", str(index_dir))
+    monkeypatch.setenv("CERT_ASSISTANT_FEEDBACK_DB", str(db))
+    # The assistant stays cached across tests (same index); settings and store follow the env.
+    load_settings.clear()
+    load_feedback_store.clear()
+    yield db
+    load_settings.clear()
+    load_feedback_store.clear()
+
+
+def open_app(embedded: bool = False) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    if embedded:
+        at.context = {"is_embedded": True}
+    at.run()
+    assert not at.exception
+    return at
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    at.chat_input(key="question").set_value(question).run()
+    assert not at.exception
+    return at
+
+
+def texts(block) -> str:
+    """All Markdown and captions of a block, as one string."""
+    return "\n".join([m.value for m in block.markdown] + [c.value for c in block.caption])
+
+
+def rows(db: Path) -> list[sqlite3.Row]:
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        return conn.execute("SELECT * FROM interactions ORDER BY id").fetchall()
+
+
+def test_first_visit_shows_welcome_examples_and_what_the_bot_knows(feedback_db: Path) -> None:
+    at = open_app()
+
+    assert at.title[0].value == "Certified MLOps Architect assistant"
+    examples = [b for b in at.button if b.key.startswith("example-")]
+    assert 3 <= len(examples) <= 5
+    assert not at.chat_message
+    sidebar = texts(at.sidebar)
+    assert "knowledge/faq.md" in sidebar and "knowledge/syllabus.md" in sidebar
+    assert "passages" in sidebar and "Last ingested" in sidebar
+    assert "all-MiniLM-L6-v2" in sidebar and "No LLM configured" in sidebar
+
+
+def test_every_example_question_is_answered_with_sources(feedback_db: Path) -> None:
+    at = open_app()
+    keys = [b.key for b in at.button if b.key.startswith("example-")]
+    for key in keys:
+        at = open_app()
+        label = at.button(key=key).label
+        at.button(key=key).click().run()
+        assert not at.exception
+        user, assistant = at.chat_message
+        assert user.markdown[0].value == label
+        assert "**Sources**" in texts(assistant), label
+    assert len(rows(feedback_db)) == len(keys)
+
+
+def test_a_question_gets_an_answer_with_sources_and_feedback(feedback_db: Path) -> None:
+    at = ask(open_app(), "How long does it usually take to get certified?")
+
+    user, assistant = at.chat_message
+    assert (user.name, assistant.name) == ("user", "assistant")
+    shown = texts(assistant)
+    assert "30 to 90 days" in assistant.markdown[0].value and "[1]" in assistant.markdown[0].value
+    assert "**Sources**" in shown
+    assert "/faq#how-long-does-it-usually-take-to-get-certified)" in shown
+    passage = assistant.expander[0]
+    assert passage.label == "Quoted passage [1]"
+    assert "30 to 90 days" in texts(passage)
+    assert [f.key for f in at.feedback] == [f"rating-{rows(feedback_db)[0]['id']}"]
+    assert not at.button(key="new-conversation").value
+    assert not [b for b in at.button if b.key.startswith("example-")]  # welcome gone
+
+
+def test_a_follow_up_is_answered_with_the_conversation(feedback_db: Path) -> None:
+    at = ask(open_app(), "What is the Foundation level?")
+    ask(at, "how long does it take?")
+
+    assert len(at.chat_message) == 4
+    follow_up = texts(at.chat_message[3])
+    assert "Searched the course for: *how long does it take? (Foundation level)*" in follow_up
+    assert "**Sources**" in follow_up
+    assert [r["conversation_id"] for r in rows(feedback_db)] == [
+        at.session_state["conversation_id"]
+    ] * 2
+
+
+def test_an_off_topic_question_is_refused_without_sources(feedback_db: Path) -> None:
+    at = ask(open_app(), "What's the weather in Paris tomorrow?")
+
+    assistant = at.chat_message[1]
+    assert assistant.markdown[0].value.startswith("Sorry, the course content doesn't cover that.")
+    assert "Not covered by the course content" in texts(assistant)
+    assert "**Sources**" not in texts(assistant)
+    assert not assistant.expander
+    assert rows(feedback_db)[0]["refused"] == 1
+
+
+def test_feedback_and_comment_land_in_the_sqlite_file(feedback_db: Path) -> None:
+    at = ask(open_app(), "Can the exam be taken online?")
+    (row,) = rows(feedback_db)
+    assert row["question"] == "Can the exam be taken online?"
+    assert "online" in row["answer"] and "faq.md" in row["citations"]
+    assert row["rating"] is None
+
+    at.feedback(key=f"rating-{row['id']}").set_value(0).run()  # thumbs down
+    assert not at.exception
+    assert rows(feedback_db)[0]["rating"] == "down"
+
+    at.text_input(key=f"comment-{row['id']}").input("It does not say which proctoring tool.").run()
+    assert not at.exception
+    assert rows(feedback_db)[0]["comment"] == "It does not say which proctoring tool."
+
+    at.feedback(key=f"rating-{row['id']}").set_value(1).run()  # changed their mind
+    assert not at.exception
+    (row,) = rows(feedback_db)
+    assert (row["rating"], row["comment"]) == ("up", "It does not say which proctoring tool.")
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("   ", "The question is empty"), ("x" * 2001, "the limit is 2000")],
+    ids=["empty", "oversized"],
+)
+def test_bad_input_shows_a_message_and_no_turn(
+    feedback_db: Path, question: str, message: str
+) -> None:
+    at = ask(open_app(), question)
+
+    assert message in at.warning[0].value
+    assert not at.chat_message
+    assert at.session_state["messages"] == []
+    assert rows(feedback_db) == []
+
+
+def test_an_error_in_the_chain_is_logged_and_shown_kindly(
+    feedback_db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ui.resources import load_assistant
+
+    at = open_app()
+
+    def broken(question: str, history: object = None):
+        raise RuntimeError("the store went away")
+        yield  # a generator, like the real stream
+
+    monkeypatch.setattr(load_assistant(), "stream", broken)
+    with caplog.at_level(logging.ERROR):
+        ask(at, "Can the exam be taken online?")
+
+    assert "something went wrong" in at.error[0].value
+    assert not at.chat_message
+    assert any(r.exc_info and "the store went away" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_new_conversation_clears_the_chat(feedback_db: Path) -> None:
+    at = ask(open_app(), "What is the Foundation level?")
+    before = at.session_state["conversation_id"]
+
+    at.button(key="new-conversation").click().run()
+    assert not at.exception
+    assert not at.chat_message
+    assert at.session_state["conversation_id"] != before
+    assert [b for b in at.button if b.key.startswith("example-")]
+
+
+def test_embedded_mode_is_compact(feedback_db: Path) -> None:
+    at = open_app(embedded=True)
+
+    assert not at.title
+    assert not at.sidebar.markdown and not at.sidebar.caption
+    assert [b for b in at.button if b.key.startswith("example-")]
+    ask(at, "Can the exam be taken online?")
+    assert "**Sources**" in texts(at.chat_message[1])
+
+
+def test_missing_index_shows_how_to_build_it(
+    feedback_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CERT_ASSISTANT_DATA_DIR", str(tmp_path / "empty"))
+    st.cache_resource.clear()
+    try:
+        at = open_app()
+        assert "cert-assistant ingest" in at.info[0].value
+        assert not at.chat_input
+    finally:
+        st.cache_resource.clear()  # the next test builds the assistant on the real index
+
+
+def test_staff_page_shows_questions_refusals_ratings_and_eval_report(
+    feedback_db: Path, index_dir: Path
+) -> None:
+    at = ask(open_app(), "Can the exam be taken online?")
+    answered = rows(feedback_db)[0]["id"]
+    at.feedback(key=f"rating-{answered}").set_value(0).run()
+    at.text_input(key=f"comment-{answered}").input("![x](http://tracker.example/p.png)").run()
+    ask(at, "What's the weather in Paris?!")
+    at.button(key="new-conversation").click().run()
+    ask(at, "whats the weather in   paris")
+    report = index_dir / "eval-report" / "report.md"
+    report.parent.mkdir(exist_ok=True)
+    report.write_text(
+        "# Eval report\n\nHit rate: **0.97**\n\n![metrics per category](report.png)\n\nEnd.\n",
+        encoding="utf-8",
+    )
+    (report.parent / "report.png").write_bytes(PNG)
+    try:
+        at = open_app()
+        at.switch_page("ui/staff.py").run()
+    finally:
+        shutil.rmtree(report.parent)
+    assert not at.exception
+
+    assert [m.value for m in at.metric] == ["3", "1", "2", "0 / 1"]
+    assert [s.value for s in at.subheader] == [
+        "Questions per day", "Refused questions, grouped", "Thumbs-down answers",
+        "Recent questions", "Latest evaluation",
+    ]  # fmt: skip
+    groups, recent = (frame.value for frame in at.dataframe)
+    assert len(recent) == 3 and recent["question"].iloc[-1] == "Can the exam be taken online?"
+    assert groups["count"].tolist() == [2]  # both wordings of the weather question
+    assert groups["question"].tolist() == ["whats the weather in   paris"]
+    (disliked,) = at.expander
+    assert disliked.label.startswith("Can the exam be taken online?")
+    # The learner's comment is shown literally, not rendered as an image.
+    assert "\\!\\[x\\]\\(http\\://tracker\\.example/p\\.png\\)" in texts(disliked)
+    assert "Hit rate: **0.97**" in texts(at) and "End." in texts(at)
+    assert len(at.image) == 1  # the chart next to the report, shown as an image
+
+
+def test_staff_page_renders_before_any_question(feedback_db: Path) -> None:
+    at = open_app()
+    at.switch_page("ui/staff.py").run()
+
+    assert not at.exception
+    assert "No questions yet" in at.info[0].value
