@@ -9,23 +9,38 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from cert_assistant.errors import CertAssistantError
+from cert_assistant.errors import CertAssistantError, SettingsError
 from cert_assistant.settings import Settings
+
+RETRIEVERS = ("hybrid", "dense", "bm25")  # evals.RETRIEVERS; evals is imported only by `eval`
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    settings = Settings()
     try:
-        return args.run(args, settings)
+        return args.run(args, load_settings())
     except CertAssistantError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: the index in use is unchanged", file=sys.stderr)
         return 130
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, with a bad value reported as a `SettingsError`."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"CERT_ASSISTANT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise SettingsError(f"Invalid setting: {problems}") from error
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,6 +103,39 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, default=1, help="processes to run; each loads its own model"
     )
+
+    evaluate = _command(
+        commands,
+        "eval",
+        _eval,
+        "Measure retrieval, answers, citations and refusals on a question set.",
+    )
+    evaluate.add_argument(
+        "--dataset",
+        type=Path,
+        metavar="FILE.jsonl",
+        help="cases in the evals/DATASET.md format (default: evals/dataset.jsonl)",
+    )
+    evaluate.add_argument(
+        "--retriever", choices=RETRIEVERS, default="hybrid", help="retriever to evaluate"
+    )
+    evaluate.add_argument(
+        "--compare", action="store_true", help="evaluate all three retrievers side by side"
+    )
+    evaluate.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="folder for report.json, report.md and report.png (default: DATA_DIR/eval-report)",
+    )
+    evaluate.add_argument(
+        "--gate",
+        action="store_true",
+        help="exit 1 when a hybrid metric is below its minimum in evals/thresholds.toml",
+    )
+    evaluate.add_argument(
+        "--thresholds", type=Path, metavar="FILE.toml", help="minimums for --gate"
+    )
     return parser
 
 
@@ -103,7 +151,7 @@ def _command(
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest import ingest, make_embedder, make_store, model_id
+    from ingest import ensure_onnx, ingest, make_embedder, make_store, model_id
 
     paths = args.paths or [settings.knowledge_dir]
     report = ingest(
@@ -126,6 +174,9 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     )
     if not report.changed:
         print("Index is up to date: nothing was embedded.")
+    # Questions are embedded through an ONNX export of the same model: a cold `ask`
+    # then needs no torch. Exported once per model; a failure only costs speed.
+    ensure_onnx(settings)
     if report.skipped:
         print(f"{len(report.skipped)} file(s) skipped; see above.", file=sys.stderr)
         return 1
@@ -212,13 +263,39 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    import evals
+    from retrieval import make_assistant
+
+    dataset = args.dataset or evals.DEFAULT_DATASET
+    cases = evals.load_dataset(dataset)
+    thresholds = evals.load_thresholds(args.thresholds) if args.gate else {}
+    names = list(RETRIEVERS) if args.compare else [args.retriever]
+    if args.gate and evals.GATED not in names:
+        names.insert(0, evals.GATED)
+    assistant = make_assistant(settings)
+    report = evals.evaluate(assistant, cases, names, dataset=dataset, progress=sys.stderr.isatty())
+    print(evals.format_table(report))
+    folder = args.report or settings.data_dir / "eval-report"
+    evals.write_report(report, folder)
+    print(f"\n{len(cases)} cases in {report.seconds:.1f} s; report in {folder}/")
+    if not args.gate:
+        return 0
+    shortfalls = evals.check_gate(report.retrievers[evals.GATED].metrics, thresholds)
+    print(evals.format_gate(shortfalls, thresholds))
+    return 1 if shortfalls else 0
+
+
 def format_answer(answer: Any) -> str:
     """An answer for a terminal: the text, then its numbered sources or suggestions."""
     lines = [answer.answer]
     if answer.citations:
         lines.append("\nSources:")
         for c in answer.citations:
-            lines.append(f"  [{c.n}] {c.section}\n      {c.url}\n      \"{c.text}\"")
+            lines.append(f'  [{c.n}] {c.section}\n      {c.url}\n      "{c.text}"')
+    if answer.suggestions:
+        lines.append("\nRelated sections:")
+        lines += [f"  - {s.section}\n      {s.url}" for s in answer.suggestions]
     return "\n".join(lines)
 
 

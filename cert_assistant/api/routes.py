@@ -1,0 +1,146 @@
+"""The endpoints: chat, streamed chat, feedback and health; thin, the service does the work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from cert_assistant.api.errors import INTERNAL_ERROR, APIError, log, request_id
+from cert_assistant.api.limits import RateLimiter, check_chat
+from cert_assistant.api.schemas import (
+    ChatRequest,
+    ChatResponse,
+    ErrorOut,
+    FeedbackRequest,
+    FeedbackResponse,
+    Health,
+)
+from cert_assistant.api.service import AssistantService
+
+router = APIRouter()
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in {
+        413: "Question, history or body too large (`field` names which).",
+        422: "Malformed JSON, wrong types or an empty question.",
+        429: "Rate limit reached; see `Retry-After`.",
+        503: "No index, or the store cannot be reached.",
+        504: "The answer took longer than the request timeout.",
+    }.items()
+}
+
+
+def _service(request: Request) -> AssistantService:
+    return request.app.state.service
+
+
+def _client(request: Request) -> str:
+    # Behind a trusted proxy, uvicorn has already put the X-Forwarded-For address here.
+    return request.client.host if request.client else "unknown"
+
+
+def _limit_chat(request: Request) -> None:
+    limiter: RateLimiter = request.app.state.chat_limiter
+    limiter.check(_client(request))
+
+
+def _limit_feedback(request: Request) -> None:
+    limiter: RateLimiter = request.app.state.feedback_limiter
+    limiter.check(_client(request))
+
+
+def _checked(chat: ChatRequest, request: Request) -> ChatRequest:
+    return check_chat(chat, request.app.state.settings)
+
+
+async def _ready(request: Request) -> None:
+    """503 before a stream starts, rather than an error event inside it."""
+    await _service(request).assistant()
+
+
+Chat = Annotated[ChatRequest, Depends(_checked)]
+
+
+def _history(chat: ChatRequest) -> list[dict[str, str]]:
+    return [turn.model_dump() for turn in chat.history]
+
+
+def _conversation(chat: ChatRequest) -> str | None:
+    return str(chat.conversation_id) if chat.conversation_id else None
+
+
+@router.post(
+    "/api/chat",
+    response_model=ChatResponse,
+    responses=_ERRORS,
+    dependencies=[Depends(_limit_chat)],
+    summary="Answer a question, with citations",
+)
+async def chat(chat: Chat, request: Request) -> dict[str, Any]:
+    """The complete answer: the JSON of `cert-assistant ask --json` plus feedback ids."""
+    service = _service(request)
+    answer = await service.answer(chat.question, _history(chat), _conversation(chat))
+    return {**answer, "request_id": request_id(request)}
+
+
+@router.post(
+    "/api/chat/stream",
+    response_class=EventSourceResponse,
+    responses=_ERRORS,
+    dependencies=[Depends(_limit_chat), Depends(_ready)],
+    summary="Answer a question as Server-Sent Events",
+)
+async def chat_stream(chat: Chat, request: Request) -> AsyncIterable[ServerSentEvent]:
+    """The answer as it is written.
+
+    Events, in order: `text` (`{"text"}`, once per sentence; joined with spaces they make the
+    answer), `citations` (`{"citations", "suggestions", "refused"}`), `done` (the same JSON
+    as `POST /api/chat`). On failure an `error` event (`{"error", "request_id", "status"}`)
+    ends the stream instead.
+    """
+    rid = request_id(request)
+    events = _service(request).stream(chat.question, _history(chat), _conversation(chat))
+    try:
+        async for name, data in events:
+            if name == "done":
+                data = {**data, "request_id": rid}
+            yield ServerSentEvent(event=name, data=data)
+    except APIError as error:
+        yield ServerSentEvent(
+            event="error", data={"error": error.message, "request_id": rid, "status": error.status}
+        )
+    except Exception:
+        log.exception("request %s: the answer stream failed", rid)
+        yield ServerSentEvent(
+            event="error", data={"error": INTERNAL_ERROR, "request_id": rid, "status": 500}
+        )
+
+
+@router.post(
+    "/api/feedback",
+    response_model=FeedbackResponse,
+    responses={404: {"model": ErrorOut, "description": "Unknown interaction id."}, **_ERRORS},
+    dependencies=[Depends(_limit_feedback)],
+    summary="Rate an answer",
+)
+async def feedback(body: FeedbackRequest, request: Request) -> dict[str, Any]:
+    """Thumbs up or down, and an optional comment, for an answer's `interaction_id`."""
+    await _service(request).record_feedback(body.interaction_id, body.rating, body.comment)
+    return {"status": "recorded", "request_id": request_id(request)}
+
+
+@router.get(
+    "/healthz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "This process cannot answer."}},
+    summary="Whether the index is loaded",
+)
+async def healthz(request: Request) -> JSONResponse:
+    """200 with the index's size when this process can answer, else 503 with the reason."""
+    health = Health(**await _service(request).health())
+    return JSONResponse(health.model_dump(), status_code=200 if health.index_loaded else 503)

@@ -1,0 +1,110 @@
+"""The JSON the HTTP API accepts and returns, as pydantic models (they also make the OpenAPI)."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+
+class TurnIn(BaseModel):
+    """One earlier message of the conversation."""
+
+    role: Literal["user", "assistant"] = Field(description="Who wrote the message.")
+    content: str = Field(description="What was written.")
+
+
+class ChatRequest(BaseModel):
+    """A learner's question, with the conversation so far for follow-ups."""
+
+    question: str = Field(
+        description="The question; at most CERT_ASSISTANT_MAX_QUESTION_CHARS characters.",
+        examples=["What are the common mistakes at the Foundation level?"],
+    )
+    history: list[TurnIn] = Field(
+        default_factory=list,
+        description="Earlier turns, oldest first; at most CERT_ASSISTANT_MAX_HISTORY_TURNS.",
+    )
+    conversation_id: UUID | None = Field(
+        None,
+        description="Client-chosen UUID grouping the answers of one conversation in the feedback "
+        "log; generated when missing.",
+    )
+
+
+class CitationOut(BaseModel):
+    """A numbered source: the `[n]` markers in the answer point here."""
+
+    n: int
+    title: str
+    section: str
+    url: str = Field(description="The section on the course site (page plus anchor).")
+    source: str = Field(description="The file the passage was indexed from.")
+    text: str = Field(description="The passage quoted, verbatim.")
+
+
+class SuggestionOut(BaseModel):
+    """A related section offered when the course does not cover the question."""
+
+    title: str
+    section: str
+    url: str
+
+
+class ChatResponse(BaseModel):
+    """The answer: the same keys as `cert-assistant ask --json`, plus ids for feedback."""
+
+    answer: str = Field(description="Answer text with inline markers such as `[1]`.")
+    citations: list[CitationOut]
+    refused: bool = Field(description="True when the course content does not cover it.")
+    suggestions: list[SuggestionOut]
+    interaction_id: int | None = Field(
+        description="Id to send feedback for this answer; null if it could not be logged."
+    )
+    conversation_id: str = Field(description="Send it back with the next question.")
+    request_id: str
+
+
+class CitationsPayload(BaseModel):
+    """Data of the `citations` stream event."""
+
+    citations: list[CitationOut]
+    suggestions: list[SuggestionOut]
+    refused: bool
+
+
+class FeedbackRequest(BaseModel):
+    """Thumbs up or down on one answer, with an optional comment."""
+
+    interaction_id: int = Field(ge=1, description="From the answer being rated.")
+    rating: Literal["up", "down"]
+    comment: str | None = Field(None, max_length=2000, description="What was good or wrong.")
+
+
+class FeedbackResponse(BaseModel):
+    """Feedback was stored."""
+
+    status: Literal["recorded"] = "recorded"
+    request_id: str
+
+
+class Health(BaseModel):
+    """Whether this process can answer, and what its index holds."""
+
+    status: Literal["ok", "unavailable"]
+    index_loaded: bool
+    chunks: int = 0
+    documents: list[str] = Field(default_factory=list)
+    model: str | None = None
+    ingested_at: str | None = None
+    store: str | None = None
+    error: str | None = Field(None, description="Why the index is not usable, when it is not.")
+
+
+class ErrorOut(BaseModel):
+    """Every error the API returns: a message for people and the id found in the server log."""
+
+    error: str
+    request_id: str
+    field: str | None = Field(None, description="The request field at fault, when there is one.")
