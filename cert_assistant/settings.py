@@ -60,10 +60,11 @@ class Settings(BaseSettings):
 
     # --- answering (refusal thresholds are tuned on the eval set: `evals/tune.py`) -------
     min_dense: float = Field(
-        0.35, description="Least question-to-chunk cosine similarity for an answer."
+        0.30, description="Least question-to-chunk cosine similarity for an answer."
     )
     min_coverage: float = Field(
-        0.5, description="Least weighted share of the question's terms the answer must contain."
+        0.30,
+        description="Least weighted share of the question's terms the answer must contain.",
     )
     strong_dense: float = Field(
         0.65, description="Question-to-chunk similarity that answers whatever the words."

@@ -1,4 +1,4 @@
-"""Grid search of the refusal thresholds (`min_dense`, `min_coverage`) on the eval set.
+"""Grid search of the refusal thresholds (`min_dense`, `min_coverage`, `strong_dense`).
 
 Run `python -m evals.tune [--dataset FILE]`. Each pair is scored by the mean of refusal F1
 (over all cases) and fact recall (over answerable cases; a refusal states no facts). Retrieval
@@ -30,6 +30,7 @@ class Trial:
 
     min_dense: float
     min_coverage: float
+    strong_dense: float
     refusal_f1: float
     fact_recall: float
     false_refusals: int
@@ -59,36 +60,42 @@ class _RememberedSearch:
 
 
 def tune(
-    assistant: Assistant, cases: Sequence[Case], pairs: Iterable[tuple[float, float]]
+    assistant: Assistant, cases: Sequence[Case], pairs: Iterable[tuple[float, float, float]]
 ) -> list[Trial]:
     """Score pairs of thresholds on the cases.
 
     Args:
         assistant: Supplies the retriever and settings; its own thresholds are ignored.
         cases: The evaluation cases.
-        pairs: `(min_dense, min_coverage)` values to try.
+        pairs: `(min_dense, min_coverage, strong_dense)` values to try.
 
     Returns:
         One trial per pair, in order.
     """
     retriever = _RememberedSearch(assistant.retriever)
     trials = []
-    for min_dense, min_coverage in pairs:
+    for min_dense, min_coverage, strong_dense in pairs:
         settings = assistant.settings.model_copy(
-            update={"min_dense": min_dense, "min_coverage": min_coverage}
+            update={
+                "min_dense": min_dense,
+                "min_coverage": min_coverage,
+                "strong_dense": strong_dense,
+            }
         )
         answerer = Assistant(retriever, settings, llm=None)  # type: ignore[arg-type]
         trials.append(_trial(answerer, cases))
     return trials
 
 
-def best_trial(trials: Sequence[Trial], current: tuple[float, float]) -> Trial:
+def best_trial(trials: Sequence[Trial], current: tuple[float, float, float]) -> Trial:
     """The highest-scoring trial; among equals, the one nearest the current thresholds."""
     return max(
         trials,
         key=lambda t: (
             round(t.score, 9),
-            -abs(t.min_dense - current[0]) - abs(t.min_coverage - current[1]),
+            -abs(t.min_dense - current[0])
+            - abs(t.min_coverage - current[1])
+            - abs(t.strong_dense - current[2]),
         ),
     )
 
@@ -97,15 +104,24 @@ def format_trials(
     trials: Sequence[Trial], best: Trial, current: Trial | None, top: int = 15
 ) -> str:
     """The best trials as a table, the score grid, and the recommendation."""
-    lines = ["min_dense  min_coverage  score  refusal_f1  fact_recall  false_ref  missed_ref"]
+    lines = [
+        "min_dense  min_coverage  strong_dense  score  refusal_f1  fact_recall  false_ref  "
+        "missed_ref"
+    ]
     ranked = sorted(trials, key=lambda t: -t.score)[:top]
     for t in ranked:
         lines.append(
-            f"{t.min_dense:9.3f}  {t.min_coverage:12.3f}  {t.score:5.3f}  {t.refusal_f1:10.3f}  "
-            f"{t.fact_recall:11.3f}  {t.false_refusals:9d}  {t.missed_refusals:10d}"
+            f"{t.min_dense:9.3f}  {t.min_coverage:12.3f}  {t.strong_dense:12.3f}  {t.score:5.3f}  "
+            f"{t.refusal_f1:10.3f}  {t.fact_recall:11.3f}  {t.false_refusals:9d}  "
+            f"{t.missed_refusals:10d}"
         )
+    trials = [t for t in trials if t.strong_dense == best.strong_dense]
     coverages = sorted({t.min_coverage for t in trials})
-    lines += ["", "score by min_dense (rows) and min_coverage (columns):"]
+    lines += [
+        "",
+        f"score by min_dense (rows) and min_coverage (columns), strong_dense "
+        f"{best.strong_dense:.3f}:",
+    ]
     lines.append("       " + " ".join(f"{c:6.2f}" for c in coverages))
     for dense in sorted({t.min_dense for t in trials}):
         row = {t.min_coverage: t.score for t in trials if t.min_dense == dense}
@@ -116,7 +132,8 @@ def format_trials(
     lines.append(_line("best:", best))
     strict = [t for t in trials if t.missed_refusals == 0]
     anchor = current or best
-    safest = best_trial(strict, (anchor.min_dense, anchor.min_coverage)) if strict else best
+    anchor_point = (anchor.min_dense, anchor.min_coverage, anchor.strong_dense)
+    safest = best_trial(strict, anchor_point) if strict else best
     if safest is not best:  # a missed refusal answers what the course does not cover
         lines.append(_line("best refusing every refuse case:", safest))
     return "\n".join(lines)
@@ -125,6 +142,7 @@ def format_trials(
 def _line(label: str, trial: Trial) -> str:
     return (
         f"{label} min_dense={trial.min_dense:.3f} min_coverage={trial.min_coverage:.3f} "
+        f"strong_dense={trial.strong_dense:.3f} "
         f"score={trial.score:.3f} (refusal F1 {trial.refusal_f1:.3f}, fact recall "
         f"{trial.fact_recall:.3f}, {trial.false_refusals} false refusals, "
         f"{trial.missed_refusals} missed refusals)"
@@ -150,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="eval cases")
     parser.add_argument("--min-dense", default="0.15:0.5:0.025", help="START:STOP:STEP or list")
     parser.add_argument("--min-coverage", default="0.3:0.8:0.05", help="START:STOP:STEP or list")
+    parser.add_argument("--strong-dense", default="0.55:0.8:0.05", help="START:STOP:STEP or list")
     args = parser.parse_args(argv)
     from retrieval import make_assistant
 
@@ -157,8 +176,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cases = load_dataset(args.dataset)
         assistant = make_assistant(settings)
-        current_pair = (settings.min_dense, settings.min_coverage)
-        pairs = list(itertools.product(grid(args.min_dense), grid(args.min_coverage)))
+        current_pair = (settings.min_dense, settings.min_coverage, settings.strong_dense)
+        pairs = list(
+            itertools.product(
+                grid(args.min_dense), grid(args.min_coverage), grid(args.strong_dense)
+            )
+        )
         *trials, current = tune(assistant, cases, [*pairs, current_pair])
     except CertAssistantError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -181,6 +204,7 @@ def _trial(assistant: Assistant, cases: Sequence[Case]) -> Trial:
     return Trial(
         assistant.settings.min_dense,
         assistant.settings.min_coverage,
+        assistant.settings.strong_dense,
         f1(precision, recall),
         mean(recalls) or 0.0,
         sum(p and not e for e, p in pairs),

@@ -13,6 +13,11 @@ from retrieval.types import Answer, Citation, Suggestion
 REFUSAL = "Sorry, the course content doesn't cover that."
 ALL_WORDS = 0.999
 _RANK_BONUS = (0.3, 0.15, 0.05, 0.0)
+_TWO_QUESTIONS = re.compile(
+    r",?\s+and\s+(?=(?:what|which|who|how|when|where|why|is|are|does|do|can|should)\b)"
+    r"|\?\s+(?=\w)",
+    re.IGNORECASE,
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 
@@ -38,8 +43,8 @@ class Thresholds:
         suggest_dense: Least similarity for a section to be offered as a suggestion.
     """
 
-    min_dense: float = 0.35
-    min_coverage: float = 0.5
+    min_dense: float = 0.30
+    min_coverage: float = 0.30
     strong_dense: float = 0.65
     suggest_dense: float = 0.25
 
@@ -94,6 +99,12 @@ def compose_answer(
     chosen = select_units(query, passages, weights, max_units)
     if not chosen or not answers(query, passages, chosen[0], weights, thresholds):
         return refusal(passages, base_url, thresholds)
+    for part in question_parts(question)[1:]:  # "X, and Y?": make sure Y is answered too
+        extra = select_units(terms(part), passages, weights, 1)
+        if extra and all(
+            (u.passage, u.order) != (extra[0].passage, extra[0].order) for u in chosen
+        ):
+            chosen.append(extra[0])
     numbers: dict[int, int] = {}
     quoted: dict[int, list[str]] = {}
     sentences = []
@@ -153,13 +164,13 @@ def answers(
 ) -> bool:
     """Whether the best piece plausibly answers: close in meaning and in words.
 
-    The piece with its headings must hold enough of the question's words, weighted by
+    The piece's chunk with its headings must hold enough of the question's words, weighted by
     rarity (an unknown word such as "fee" weighs most), and its chunk must be close in
     meaning; a very close chunk (a reworded FAQ) or a piece holding every word of the
     question (a keyword such as "DVC") is enough on its own.
     """
     passage = passages[best.passage]
-    words = set(terms(best.text)) | set(terms(passage.chunk.section))
+    words = set(terms(passage.chunk.text)) | set(terms(passage.chunk.section))
     coverage = weights.coverage(query, words)
     dense = passage.dense
     if dense is None:  # BM25 alone: words are all there is to go on
@@ -167,6 +178,20 @@ def answers(
     if dense >= thresholds.strong_dense or coverage >= ALL_WORDS:
         return True
     return coverage >= thresholds.min_coverage and dense >= thresholds.min_dense
+
+
+def question_parts(question: str) -> list[str]:
+    """The parts of a question that asks two things, or the question alone.
+
+    >>> question_parts("How hard is the exam, and how long does it usually take?")
+    ['How hard is the exam', 'how long does it usually take?']
+    >>> question_parts("Who are the DevOps and SRE paths for?")
+    ['Who are the DevOps and SRE paths for?']
+    """
+    parts = [p.strip() for p in _TWO_QUESTIONS.split(question) if p.strip()]
+    if len(parts) == 2 and all(len(terms(p)) >= 2 for p in parts):
+        return parts
+    return [question]
 
 
 def quote_span(text: str, pieces: Sequence[str]) -> str:

@@ -83,7 +83,7 @@ class Assistant:
             answer = refusal([], base_url)
             yield from _replay(replace(answer, query=question))
             return
-        query = self.standalone(question, turns)
+        query = self.retriever.lexical().vocabulary.mend(self.standalone(question, turns))
         passages = self.retriever.search(query)
         if self.llm is not None:
             checker = CitationChecker(passages, self.retriever.lexical().weights, base_url)

@@ -52,13 +52,14 @@ class EntityLexicon:
         return any(set(key) <= words for name in names for key in self.parts.get(name, []))
 
     def mentions(self, text: str) -> list[tuple[str, str]]:
-        """`(entity, group)` pairs named in a text, longest names first."""
+        """`(entity, group)` pairs named in a text, in the order they first appear."""
         words = terms(text)
-        found = []
+        found: list[tuple[int, str, str]] = []
         for name, (group, key) in sorted(self.entities.items(), key=lambda e: -len(e[1][1])):
-            if _contains(words, key) and not any(_contains(terms(f), key) for f, _ in found):
-                found.append((name, group))
-        return found
+            at = _find(words, key)
+            if at >= 0 and not any(_find(terms(f), key) >= 0 for _, f, _ in found):
+                found.append((at, name, group))
+        return [(name, group) for _, name, group in sorted(found)]
 
 
 def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexicon) -> str:
@@ -67,9 +68,10 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
     A question that stands alone is returned as is (the first question of a conversation
     costs nothing). A dependent one ("how long does it take?", "what about DevSecOps?",
     or "what are the common mistakes?" when the last question named a level that has them)
-    takes the subject of the last user question: if it names a sibling of something the
-    last question named, it replaces it; otherwise the last question's named things (or
-    its content words) are added.
+    takes the subject of the last turn: if it names a sibling of something the last
+    question named, it replaces it; otherwise the things the last question named (or, if
+    it named none, the first thing the last answer named) are added; a question with too
+    few words of its own borrows the last question's words.
 
     >>> lex = EntityLexicon(["S > Levels > Foundation level", "S > Levels > Professional level"])
     >>> history = [Turn("user", "Tell me about the Foundation level")]
@@ -82,6 +84,9 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
     last = previous[-1]
     named_now = lexicon.mentions(question)
     named_before = lexicon.mentions(last)
+    if not named_before:  # "which one covers lineage?" named it only in the answer
+        answers = [t.content for t in history if t.role == "assistant"]
+        named_before = lexicon.mentions(answers[-1])[:1] if answers else []
     part_of_last = not named_now and lexicon.asks_about_part(question, (n for n, _ in named_before))
     if not part_of_last and not is_dependent(question, lexicon):
         return question
@@ -94,8 +99,11 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
     context = [name for name, _ in named_before]
     if not context and len(previous) > 1:
         context = [name for name, _ in lexicon.mentions(previous[-2])]
-    subject = ", ".join(context) if context else last
-    return f"{question} ({subject})"
+    if context:
+        return f"{question} ({', '.join(context)})"
+    if len(terms(question)) <= 2:  # too little to search on: borrow the last question's words
+        return f"{question} ({last})"
+    return question
 
 
 def is_dependent(question: str, lexicon: EntityLexicon) -> bool:
@@ -132,6 +140,10 @@ def _simplify(name: str) -> str:
     return " ".join(re.sub(r"\([^)]*\)", "", name).split())
 
 
-def _contains(words: Sequence[str], key: Sequence[str]) -> bool:
+def _find(words: Sequence[str], key: Sequence[str]) -> int:
+    """Position of `key` as a run inside `words`, or -1."""
     n = len(key)
-    return any(tuple(words[i : i + n]) == tuple(key) for i in range(len(words) - n + 1))
+    for i in range(len(words) - n + 1):
+        if tuple(words[i : i + n]) == tuple(key):
+            return i
+    return -1

@@ -22,6 +22,8 @@ _INJECTION = re.compile(
     r"|\byou\s+are\s+now\b|\bpretend\s+(to\s+be|you)\b|\bjailbreak|\bDAN\b"
     r"|\bdeveloper\s+mode\b|\breveal\b.{0,30}\b(prompt|instructions?|secrets?|keys?)\b"
     rf"|\b(new|updated|real)\s+{_OBJECT}\s*:"
+    r"|\b(was|has\s+been|got)\s+(updated|changed|rewritten)\b.{0,60}\bnow\s+says\b"
+    rf"|\b(updated|changed|new|replaced)\s+(your|the|my|these)\s+{_OBJECT}\b"
     rf"|\b(act|behave|respond|answer)\s+(as|like)\s+(if\s+you|(an?\s+|my\s+|the\s+)?(\w+\s+)?{_PERSONA})\b",
     re.IGNORECASE | re.DOTALL,
 )

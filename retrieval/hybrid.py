@@ -16,7 +16,7 @@ from pydantic import ConfigDict, PrivateAttr
 
 from ingest.documents import Chunk
 from retrieval.bm25 import BM25Index
-from retrieval.lexical import TermWeights
+from retrieval.lexical import TermWeights, Vocabulary
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -43,6 +43,7 @@ class _Lexical:
     version: str
     index: BM25Index
     weights: TermWeights
+    vocabulary: Vocabulary
 
 
 class HybridRetriever(BaseRetriever):
@@ -81,12 +82,15 @@ class HybridRetriever(BaseRetriever):
     def search(self, query: str, k: int | None = None) -> list[ScoredChunk]:
         """The best chunks for `query`, best first.
 
+        Misspelt words and chat shorthand are mended against the corpus first.
+
         Args:
             query: The (standalone) question.
             k: How many to return; defaults to `self.k`.
         """
         k = k or self.k
         lexical = self.lexical()
+        query = lexical.vocabulary.mend(query)
         dense: list[tuple[Chunk, float]] = []
         if self.mode != "bm25":
             vector = self.embedder.embed_query(query)
@@ -102,8 +106,10 @@ class HybridRetriever(BaseRetriever):
         with self._lock:
             if self._lexical is None or self._lexical.version != version:
                 chunks = [s.chunk for s in self.store.chunks()]
-                weights = TermWeights(c.embedding_text for c in chunks)
-                self._lexical = _Lexical(version, BM25Index(chunks), weights)
+                texts = [c.embedding_text for c in chunks]
+                self._lexical = _Lexical(
+                    version, BM25Index(chunks), TermWeights(texts), Vocabulary(texts)
+                )
             return self._lexical
 
     def to_document(self, scored: ScoredChunk) -> Document:

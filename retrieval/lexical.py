@@ -8,8 +8,20 @@ from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 
+COMMON_SHARE = 0.45
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
-_CHAT_WORDS = {"tell", "please", "explain", "would", "could", "know", "want", "like", "hi", "hello"}
+_CHAT_WORDS = {
+    "tell", "please", "explain", "would", "could", "know", "want", "like", "hi", "hello",
+    "whats", "thats", "im", "ive", "id", "actually", "even", "really", "ok", "okay", "thanks",
+}  # fmt: skip
+# Chat shorthand learners type, written out so both search sides can match it.
+_SHORTHAND = {
+    "lvl": "level", "lvls": "levels", "cert": "certification", "certs": "certifications",
+    "prereq": "prerequisite", "prereqs": "prerequisites", "reqs": "requirements",
+    "mgr": "manager", "yrs": "years", "info": "information", "r": "are", "u": "you",
+    "ur": "your", "pls": "please", "abt": "about", "diff": "difference",
+}  # fmt: skip
+_WORD = re.compile(r"(?u)\b\w+\b")
 
 
 @lru_cache(maxsize=1)
@@ -74,6 +86,9 @@ class TermWeights:
             frequencies.update(set(terms(document)))
         self._idf = {t: math.log(1 + count / df) for t, df in frequencies.items()}
         self._unseen = math.log(1 + count) + 1.0
+        # Words in most passages (the course's own name) say nothing about whether a
+        # passage answers; coverage leaves them out.
+        self._common = {t for t, df in frequencies.items() if df > COMMON_SHARE * count}
 
     def idf(self, term: str) -> float:
         """Weight of a term: rare terms weigh more, terms not in the corpus most."""
@@ -84,9 +99,57 @@ class TermWeights:
         return term in self._idf
 
     def coverage(self, query_terms: Iterable[str], text_terms: set[str]) -> float:
-        """Weighted share of the query's terms that the text contains (0 to 1, 1 if empty)."""
+        """Weighted share of the query's telling terms that the text contains.
+
+        Terms found in most of the corpus are left out unless nothing else is asked.
+        Returns 1 for an empty query.
+        """
         query = set(query_terms)
+        query = (query - self._common) or query
         total = sum(self.idf(t) for t in query)
         if not total:
             return 1.0
         return sum(self.idf(t) for t in query if t in text_terms) / total
+
+
+class Vocabulary:
+    """The words of the corpus, for mending what learners type before it is searched.
+
+    Args:
+        documents: Texts of the corpus.
+    """
+
+    def __init__(self, documents: Iterable[str]) -> None:
+        self.words = frozenset(w for d in documents for w in _TOKEN.findall(d.lower()))
+        self._by_initial: dict[str, list[str]] = {}
+        for word in sorted(self.words):
+            self._by_initial.setdefault(word[0], []).append(word)
+
+    def mend(self, text: str) -> str:
+        """Shorthand written out and misspelt words replaced by the corpus word they resemble.
+
+        Words of six letters or more that the corpus lacks are compared with corpus
+        words of the same initial; a close one (difflib ratio >= 0.85) replaces them.
+        Shorter words are left alone: "tough" is not a typo of "though".
+
+        >>> Vocabulary(["The professional level and its background"]).mend(
+        ...     "wat does the profesional lvl need as backround")
+        'wat does the professional level need as background'
+        """
+        return _WORD.sub(lambda m: self._mend_word(m.group(0)), text)
+
+    def _mend_word(self, word: str) -> str:
+        lower = word.lower()
+        if lower in _SHORTHAND:
+            return _SHORTHAND[lower]
+        if len(lower) < 6 or lower in self.words or lower in _stopwords() or not lower.isalpha():
+            return word
+        return self._closest(lower) or word
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one vocabulary per index generation, kept alive anyway
+    def _closest(self, word: str) -> str | None:
+        import difflib
+
+        candidates = self._by_initial.get(word[0], [])
+        match = difflib.get_close_matches(word, candidates, n=1, cutoff=0.85)
+        return match[0] if match else None

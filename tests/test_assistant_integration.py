@@ -45,14 +45,10 @@ def bug(reason: str) -> pytest.MarkDecorator:
             "moderately difficult",
             "how-hard-is-the-certified-mlops-architect-exam",
         ),
-        pytest.param(
+        (
             "is the exam tough?",
             "moderately difficult",
             "how-hard-is-the-certified-mlops-architect-exam",
-            marks=bug(
-                "answer.py _answers: the right FAQ is retrieved first, but 'tough' is not in "
-                "the corpus, coverage falls under min_coverage and the question is refused"
-            ),
         ),
         (
             "how many days to get certified",
@@ -95,14 +91,10 @@ def bug(reason: str) -> pytest.MarkDecorator:
         ),
         ("are there hands-on labs", "hands-on labs", "are-hands-on-labs-part-of-the-program"),
         ("is data lineage covered", "lineage tracking", "is-data-lineage-taught"),
-        pytest.param(
+        (
             "is lineage part of the course",
             "lineage tracking",
             "is-data-lineage-taught",
-            marks=bug(
-                "answer.py _answers: the lineage FAQ is retrieved first but the question is "
-                "refused ('part' is not in the answer, coverage stays under min_coverage)"
-            ),
         ),
         (
             "do they teach feature stores",
@@ -119,14 +111,10 @@ def bug(reason: str) -> pytest.MarkDecorator:
             "highly recognised",
             "does-the-certification-help-careers-in-india",
         ),
-        pytest.param(
+        (
             "what order should I take the certs in",
             "Foundation first, then Professional",
             "in-which-order-should-the-certifications-be-taken",
-            marks=bug(
-                "answer.py _answers: the order FAQ is retrieved first but the question is "
-                "refused ('certs' is not a corpus word, so coverage stays under min_coverage)"
-            ),
         ),
     ],
 )
