@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
+HOST   ?= localhost
 
 .PHONY: run test setup browser ingest app serve eval bench lint format clean
 
@@ -31,8 +32,8 @@ ingest: setup  ## index knowledge/ (embeds only what changed)
 	$(BIN)/cert-assistant ingest
 
 app: setup  ## the Streamlit chat
-	@echo "Starting the chat at http://localhost:$(PORT)"
-	$(BIN)/streamlit run app.py --server.headless true --server.port $(PORT)
+	@echo "Starting the chat at http://$(HOST):$(PORT)  (HOST=0.0.0.0 to serve other machines)"
+	$(BIN)/streamlit run app.py --server.headless true --server.address $(HOST) --server.port $(PORT)
 
 serve: setup  ## the HTTP API and the script-tag widget
 	$(BIN)/cert-assistant serve
