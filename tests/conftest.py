@@ -296,10 +296,27 @@ def real_index(
     Point `Settings(data_dir=...)` or `CERT_ASSISTANT_DATA_DIR` at it; tests must not write to it.
     """
     from cert_assistant.settings import Settings
-    from ingest import ingest, make_store, model_id
+    from ingest import ensure_onnx, ingest, make_store, model_id
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("real-index"), knowledge_dir=KNOWLEDGE_DIR)
     store = make_store(settings)
     ingest([KNOWLEDGE_DIR], store, real_embedder, model=model_id(settings), progress=False)
     store.client.close()
+    ensure_onnx(settings)  # as `cert-assistant ingest` does: questions embed through ONNX
     return settings.data_dir
+
+
+@pytest.fixture
+def searches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every query the retriever is asked to search, in order."""
+    log: list[str] = []
+    from retrieval.hybrid import HybridRetriever
+
+    search = HybridRetriever.search
+
+    def recording(self, query, k=None):
+        log.append(query)
+        return search(self, query, k)
+
+    monkeypatch.setattr(HybridRetriever, "search", recording)
+    return log

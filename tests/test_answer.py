@@ -39,20 +39,6 @@ def assistant(retriever: HybridRetriever, tmp_path: Path) -> Assistant:
     return Assistant(retriever, Settings(data_dir=tmp_path, site_base_url=BASE_URL))
 
 
-@pytest.fixture
-def searches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every query the retriever is asked to search, in order."""
-    log: list[str] = []
-    search = HybridRetriever.search
-
-    def recording(self, query, k=None):
-        log.append(query)
-        return search(self, query, k)
-
-    monkeypatch.setattr(HybridRetriever, "search", recording)
-    return log
-
-
 def sentences(answer: str) -> list[str]:
     return SENTENCE_BREAK.split(answer)
 

@@ -13,9 +13,6 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from cert_assistant.settings import Settings
-from ingest import SentenceTransformerEmbedder, ingest, make_store, model_id
-
 pytestmark = pytest.mark.ui
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,18 +24,9 @@ PNG = base64.b64decode(  # a 1x1 white PNG
 
 
 @pytest.fixture(scope="session")
-def index_dir(
-    tmp_path_factory: pytest.TempPathFactory, real_embedder: SentenceTransformerEmbedder
-) -> Path:
-    """A data folder holding an index of `knowledge/` built with the real model."""
-    data_dir = tmp_path_factory.mktemp("app-data")
-    settings = Settings(data_dir=data_dir)
-    report = ingest(
-        [ROOT / "knowledge"], make_store(settings), real_embedder, model=model_id(settings),
-        progress=False,
-    )  # fmt: skip
-    assert report.chunks > 0 and not report.skipped
-    return data_dir
+def index_dir(real_index: Path) -> Path:
+    """The session's index of `knowledge/`, built with the real model (see conftest)."""
+    return real_index
 
 
 @pytest.fixture

@@ -23,9 +23,6 @@ from pathlib import Path
 
 import pytest
 
-from cert_assistant.settings import Settings
-from ingest import SentenceTransformerEmbedder, ingest, make_store, model_id
-
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,28 +54,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def browser_index(
-    tmp_path_factory: pytest.TempPathFactory, real_embedder: SentenceTransformerEmbedder
-) -> Path:
-    """A data folder holding an index of `knowledge/` built with the real model."""
-    data_dir = tmp_path_factory.mktemp("browser-data")
-    settings = Settings(data_dir=data_dir)
-    ingest(
-        [ROOT / "knowledge"], make_store(settings), real_embedder, model=model_id(settings),
-        progress=False,
-    )  # fmt: skip
-    return data_dir
-
-
-@pytest.fixture(scope="module")
-def app(browser_index: Path) -> Iterator[App]:
+def app(real_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     """`streamlit run app.py` on a free loopback port, stopped after the module's tests."""
     port = free_port()
-    log = browser_index / "streamlit.log"
+    scratch = tmp_path_factory.mktemp("browser")
+    log = scratch / "streamlit.log"
     env = {
         **os.environ,
-        "CERT_ASSISTANT_DATA_DIR": str(browser_index),
-        "CERT_ASSISTANT_FEEDBACK_DB": str(browser_index / "feedback.sqlite3"),
+        "CERT_ASSISTANT_DATA_DIR": str(real_index),
+        "CERT_ASSISTANT_FEEDBACK_DB": str(scratch / "feedback.sqlite3"),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
     }

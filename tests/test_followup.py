@@ -28,20 +28,6 @@ def lexicon(assistant: Assistant) -> EntityLexicon:
     return assistant.lexicon()
 
 
-@pytest.fixture
-def searches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every query the retriever is asked to search, in order."""
-    log: list[str] = []
-    search = HybridRetriever.search
-
-    def recording(self, query, k=None):
-        log.append(query)
-        return search(self, query, k)
-
-    monkeypatch.setattr(HybridRetriever, "search", recording)
-    return log
-
-
 def conversation(*questions: str) -> list[dict[str, str]]:
     turns = []
     for question in questions:

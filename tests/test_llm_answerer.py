@@ -64,20 +64,6 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path)
 
 
-@pytest.fixture
-def searches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every query the retriever is asked to search, in order."""
-    log: list[str] = []
-    search = HybridRetriever.search
-
-    def recording(self, query, k=None):
-        log.append(query)
-        return search(self, query, k)
-
-    monkeypatch.setattr(HybridRetriever, "search", recording)
-    return log
-
-
 def numbers(retriever: HybridRetriever, question: str) -> dict[str, int]:
     """Marker number of each retrieved section, as the model sees them (first chunk wins)."""
     found: dict[str, int] = {}
