@@ -21,7 +21,17 @@ class EmbeddingModelError(CertAssistantError):
 
 
 class QuestionError(CertAssistantError):
-    """A question is empty, too long, or otherwise unusable."""
+    """A question is empty, too long, or otherwise unusable.
+
+    Attributes:
+        field: What is wrong: `question` or `history`.
+        too_large: The input is over a size limit (rather than malformed or empty).
+    """
+
+    def __init__(self, message: str, field: str = "question", too_large: bool = False) -> None:
+        super().__init__(message)
+        self.field = field
+        self.too_large = too_large
 
 
 class SettingsError(CertAssistantError):

@@ -52,7 +52,8 @@ def check_question(question: Any, max_chars: int) -> str:
     if len(question) > max_chars:
         raise QuestionError(
             f"The question is {len(question)} characters long; the limit is {max_chars}. "
-            "Please shorten it."
+            "Please shorten it.",
+            too_large=True,
         )
     return question
 
@@ -64,7 +65,7 @@ def check_history(
     if history is None:
         history = []
     if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Iterable):
-        raise QuestionError("The history must be a list of {role, content} turns.")
+        raise QuestionError("The history must be a list of {role, content} turns.", "history")
     turns: list[Turn] = []
     for number, turn in enumerate(history, start=1):
         if isinstance(turn, Mapping):
@@ -72,13 +73,17 @@ def check_history(
         else:
             role, content = getattr(turn, "role", None), getattr(turn, "content", None)
         if role not in ("user", "assistant"):
-            raise QuestionError(f"History turn {number}: role must be 'user' or 'assistant'.")
+            raise QuestionError(
+                f"History turn {number}: role must be 'user' or 'assistant'.", "history"
+            )
         if not isinstance(content, str):
-            raise QuestionError(f"History turn {number}: content must be text.")
+            raise QuestionError(f"History turn {number}: content must be text.", "history")
         turns.append(Turn(role, content[: max_chars * 4]))
     if len(turns) > max_turns:
         raise QuestionError(
             f"The conversation has {len(turns)} turns; the limit is {max_turns}. "
-            "Start a new conversation."
+            "Start a new conversation.",
+            "history",
+            too_large=True,
         )
     return turns

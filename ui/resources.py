@@ -34,7 +34,7 @@ def load_assistant() -> Assistant:
     # Load the query model and BM25 now. Without an index there is nothing to load: the
     # page explains how to build it, and the assistant picks it up once built.
     with contextlib.suppress(IndexMissingError):
-        assistant.retriever.search("certification", k=1)
+        assistant.warm_up()
     return assistant
 
 

@@ -14,7 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cert_assistant.api.errors import APIError, error_response
 from cert_assistant.api.schemas import ChatRequest
+from cert_assistant.errors import QuestionError
 from cert_assistant.settings import Settings
+from retrieval.guard import check_history, check_question
 
 
 @dataclass
@@ -93,30 +95,19 @@ class RateLimiter:
 
 
 def check_chat(chat: ChatRequest, settings: Settings) -> ChatRequest:
-    """The request with its question stripped, or an `APIError` naming the field over a limit.
+    """The request with its question stripped, or an `APIError` naming the field at fault.
+
+    The checks are the assistant's own (`retrieval.guard`), made before a response (or a
+    stream) is started.
 
     Raises:
         APIError: 413 for a question or history over its limit, 422 for an empty question.
     """
-    question = chat.question.strip()
-    if not question:
-        raise APIError(
-            422, "The question is empty: type a question about the course.", field="question"
-        )
-    if len(question) > settings.max_question_chars:
-        raise APIError(
-            413,
-            f"The question is {len(question)} characters long; the limit is "
-            f"{settings.max_question_chars}. Please shorten it.",
-            field="question",
-        )
-    if len(chat.history) > settings.max_history_turns:
-        raise APIError(
-            413,
-            f"The history has {len(chat.history)} turns; the limit is "
-            f"{settings.max_history_turns}. Start a new conversation or send fewer turns.",
-            field="history",
-        )
+    try:
+        question = check_question(chat.question, settings.max_question_chars)
+        check_history(chat.history, settings.max_history_turns, settings.max_question_chars)
+    except QuestionError as error:
+        raise APIError(413 if error.too_large else 422, str(error), field=error.field) from error
     return chat.model_copy(update={"question": question})
 
 
