@@ -181,7 +181,16 @@ def _fit(block: str, chunk_size: int) -> list[str]:
     """A block as is when it fits, else its sentences."""
     if len(block) <= chunk_size:
         return [block]
-    return [s for s in _SENTENCE_END.split(block) if s]
+    return split_sentences(block)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a text, split after `.`, `!` or `?` before a capital, digit or quote.
+
+    >>> split_sentences("The exam is online. It uses proctoring. See v1.2 docs.")
+    ['The exam is online.', 'It uses proctoring.', 'See v1.2 docs.']
+    """
+    return [part.strip() for part in _SENTENCE_END.split(text) if part.strip()]
 
 
 def _tail(units: list[str], budget: int) -> list[str]:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ingest.splitter import split_sentences
 from retrieval.hybrid import ScoredChunk
 from retrieval.lexical import TermWeights, terms
 from retrieval.types import Answer, Citation, Suggestion
@@ -18,7 +19,6 @@ _TWO_QUESTIONS = re.compile(
     r"|\?\s+(?=\w)",
     re.IGNORECASE,
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def units_of(passage: ScoredChunk, index: int) -> list[Unit]:
         if line.startswith("- "):
             pieces.append(line[2:].strip())
         elif line:
-            pieces += [s.strip() for s in _SENTENCE_END.split(line) if s.strip()]
+            pieces += split_sentences(line)
     return [Unit(text, index, order) for order, text in enumerate(pieces)]
 
 
@@ -111,7 +111,7 @@ def compose_answer(
     for unit in sorted(chosen, key=lambda u: (u.passage, u.order)):
         n = numbers.setdefault(unit.passage, len(numbers) + 1)
         quoted.setdefault(unit.passage, []).append(unit.text)
-        sentences += [f"{_as_sentence(part)} [{n}]" for part in _split_sentences(unit.text)]
+        sentences += [f"{_as_sentence(part)} [{n}]" for part in split_sentences(unit.text)]
     citations = [
         _citation(n, passages[p], quote_span(passages[p].chunk.text, quoted[p]), base_url)
         for p, n in numbers.items()
@@ -230,10 +230,6 @@ def refusal(
 def _citation(n: int, passage: ScoredChunk, text: str, base_url: str) -> Citation:
     chunk = passage.chunk
     return Citation(n, chunk.title, chunk.section, chunk.url(base_url), chunk.source, text)
-
-
-def _split_sentences(text: str) -> list[str]:
-    return [part for part in _SENTENCE_END.split(text) if part.strip()]
 
 
 def _as_sentence(text: str) -> str:
