@@ -83,10 +83,11 @@ class Assistant:
             answer = refusal([], base_url)
             yield from _replay(replace(answer, query=question))
             return
-        query = self.retriever.lexical().vocabulary.mend(self.standalone(question, turns))
+        lexical = self.retriever.lexical()  # one manifest read for the mending and the weights
+        query = lexical.vocabulary.mend(self.standalone(question, turns))
         passages = self.retriever.search(query)
         if self.llm is not None:
-            checker = CitationChecker(passages, self.retriever.lexical().weights, base_url)
+            checker = CitationChecker(passages, lexical.weights, base_url)
             streamed: list[str] = []
             try:
                 yield from self._stream_llm(query, passages, checker, streamed)
@@ -96,8 +97,7 @@ class Assistant:
                 if streamed:  # keep the stream and the final answer the same text
                     yield from self._finish_llm(query, passages, checker, streamed)
                     return
-        weights = self.retriever.lexical().weights
-        answer = compose_answer(query, passages, weights, base_url, self.thresholds)
+        answer = compose_answer(query, passages, lexical.weights, base_url, self.thresholds)
         yield from _replay(replace(answer, query=query))
 
     def validate(
