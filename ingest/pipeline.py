@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from ingest.documents import Chunk
 from ingest.loaders import Skipped, load_documents
 from ingest.splitter import split_documents
 from ingest.store import ChunkStore, StoredChunk
+from ingest.units import Unit, split_units
 
 
 @dataclass
@@ -25,6 +27,7 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    units_embedded: int = 0
     seconds: float = 0.0
     skipped: list[Skipped] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
@@ -100,12 +103,21 @@ def ingest(
     all_chunks = {**{i: s.chunk for i, s in kept.items()}, **fresh}
     report.chunks = len(all_chunks)
     report.documents = len({c.source for c in all_chunks.values()})
-    if report.changed or manifest is None:
-        vectors = _embed(to_embed, embedder, progress)
+    if report.changed or manifest is None or not store.has_units():
+        model_once = _once(embedder)  # built only when something needs embedding
+        vectors = _embed(to_embed, model_once, progress)
         carried = [i for i in all_chunks if i not in vectors]
         vectors.update(store.embeddings(carried))
         items = [(chunk, vectors[i]) for i, chunk in sorted(all_chunks.items())]
-        store.write_generation(items, model=model, documents=report.documents)
+        units = [u for _, chunk in sorted(all_chunks.items()) for u in split_units(chunk)]
+        unit_vectors = _unit_vectors(units, store if same_model else None, model_once, progress)
+        report.units_embedded = len(units) - unit_vectors.carried
+        store.write_generation(
+            items,
+            model=model,
+            documents=report.documents,
+            units=[(u, unit_vectors.vectors[u.id]) for u in units],
+        )
     else:
         store.mark_checked()
     report.seconds = time.perf_counter() - started
@@ -131,23 +143,52 @@ def _kept_outside_scope(
     return kept
 
 
+def _once(embedder: Embeddings | Callable[[], Embeddings]) -> Callable[[], Embeddings]:
+    """A getter that builds the embedder on first use and keeps it."""
+    if isinstance(embedder, Embeddings):
+        return lambda: embedder
+    return functools.cache(embedder)
+
+
+@dataclass(frozen=True)
+class _UnitVectors:
+    vectors: dict[str, list[float]]
+    carried: int
+
+
+def _unit_vectors(
+    units: Sequence[Unit],
+    store: ChunkStore | None,
+    embedder: Callable[[], Embeddings],
+    progress: bool,
+) -> _UnitVectors:
+    """Vectors of every unit: stored ones carried over (same model), the rest embedded."""
+    stored = {u.id: v for u, v in (store.units() or [])} if store is not None else {}
+    vectors = {u.id: stored[u.id] for u in units if u.id in stored}
+    missing = list({u.id: u for u in units if u.id not in vectors}.values())
+    vectors.update(_embed(missing, embedder, progress, what="unit"))
+    return _UnitVectors(vectors, len(units) - len(missing))
+
+
 def _embed(
-    chunks: Sequence[Chunk], embedder: Embeddings | Callable[[], Embeddings], progress: bool
+    items: Sequence[Chunk] | Sequence[Unit],
+    embedder: Callable[[], Embeddings],
+    progress: bool,
+    what: str = "chunk",
 ) -> dict[str, list[float]]:
-    if not chunks:
+    """Vectors of chunks or units by id, in batches, with a progress bar."""
+    if not items:
         return {}
-    if not isinstance(embedder, Embeddings):
-        embedder = embedder()
     from tqdm import tqdm
 
+    model = embedder()
     vectors: dict[str, list[float]] = {}
     batch = 32
-    with tqdm(total=len(chunks), desc="Embedding", unit="chunk", disable=not progress) as bar:
-        for start in range(0, len(chunks), batch):
-            part = chunks[start : start + batch]
-            for chunk, vector in zip(
-                part, embedder.embed_documents([c.embedding_text for c in part]), strict=True
-            ):
-                vectors[chunk.id] = vector
+    with tqdm(total=len(items), desc=f"Embedding {what}s", unit=what, disable=not progress) as bar:
+        for start in range(0, len(items), batch):
+            part = items[start : start + batch]
+            texts = [item.embedding_text for item in part]
+            for item, vector in zip(part, model.embed_documents(texts), strict=True):
+                vectors[item.id] = vector
             bar.update(len(part))
     return vectors

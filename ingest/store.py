@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from cert_assistant.errors import IndexMissingError, StoreUnavailableError
 from ingest.documents import Chunk
+from ingest.units import Unit
 
 if TYPE_CHECKING:
     from cert_assistant.settings import Settings
@@ -126,6 +127,26 @@ class ChunkStore:
             for i, e in zip(records["ids"], records["embeddings"], strict=True)
         }
 
+    def units(self) -> list[tuple[Unit, list[float]]] | None:
+        """Every unit of the active generation with its vector; None for an index written
+        before units were embedded (ingest again to add them)."""
+        self.refresh()
+        try:
+            name = _units_name(self._active)
+            collection = self.client.get_collection(name, embedding_function=None)
+        except Exception:  # no units collection: an index from before units
+            return None
+        records = collection.get(include=["documents", "metadatas", "embeddings"])
+        return [
+            (
+                Unit(m["chunk_id"], int(m["order"]), d, m["kind"], m["section"]),
+                list(map(float, e)),
+            )
+            for d, m, e in zip(
+                records["documents"], records["metadatas"], records["embeddings"], strict=True
+            )
+        ]
+
     def query(self, embedding: Sequence[float], k: int, refresh: bool = True) -> list[Hit]:
         """The `k` chunks nearest to `embedding`, best first.
 
@@ -173,6 +194,7 @@ class ChunkStore:
         *,
         model: str,
         documents: int,
+        units: Sequence[tuple[Unit, Sequence[float]]] = (),
     ) -> Manifest:
         """Write a complete new generation, then make it the active one.
 
@@ -182,6 +204,7 @@ class ChunkStore:
 
         Args:
             items: Every chunk of the new index with its vector.
+            units: Every quotable unit of those chunks with its vector.
             model: Embedding model id the vectors came from.
             documents: Number of source documents.
 
@@ -200,6 +223,19 @@ class ChunkStore:
                 embeddings=[list(v) for _, v in batch],
                 documents=[c.text for c, _ in batch],
                 metadatas=[c.metadata() for c, _ in batch],
+            )
+        units_collection = self.client.create_collection(
+            _units_name(name), configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+        )
+        for batch in _batches(units, self._batch_size()):
+            units_collection.add(
+                ids=[u.id for u, _ in batch],
+                embeddings=[list(v) for _, v in batch],
+                documents=[u.text for u, _ in batch],
+                metadatas=[
+                    {"chunk_id": u.chunk_id, "order": u.order, "kind": u.kind, "section": u.section}
+                    for u, _ in batch
+                ],
             )
         now = _now()
         manifest = Manifest(name, generation, model, documents, len(items), now, now)
@@ -224,6 +260,14 @@ class ChunkStore:
                 f"Cannot reach the Chroma store at {self.location}: {error}"
             ) from error
 
+    def has_units(self) -> bool:
+        """Whether the active generation has its units embedded."""
+        self.refresh()
+        return _units_name(self._active) in self._collection_names()
+
+    def _collection_names(self) -> set[str]:
+        return {getattr(c, "name", c) for c in self.client.list_collections()}
+
     def _generation_names(self) -> dict[str, int]:
         pattern = re.compile(rf"^{re.escape(self.prefix)}-g(\d+)$")
         names = {}
@@ -238,9 +282,12 @@ class ChunkStore:
 
     def _drop_generations(self, keep: set[str]) -> None:
         """Delete every generation but `keep`: older ones and unfinished ones left by a crash."""
+        names = self._collection_names()
         for name in self._generation_names():
             if name not in keep:
                 self.client.delete_collection(name)
+                if _units_name(name) in names:
+                    self.client.delete_collection(_units_name(name))
 
     def _batch_size(self) -> int:
         try:
@@ -271,6 +318,11 @@ def make_store(settings: Settings) -> ChunkStore:
         settings.chroma_path.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
     return ChunkStore(client, settings.collection, settings.store_location)
+
+
+def _units_name(generation: str | None) -> str:
+    """The collection of a generation's units, e.g. `course-g000003-units`."""
+    return f"{generation}-units"
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
