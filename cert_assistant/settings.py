@@ -53,22 +53,21 @@ class Settings(BaseSettings):
 
     # --- retrieval -------------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="Chunks returned by the retriever.")
-    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
+    dense_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Weight of the whole-chunk dense ranking in fusion (0: chunks rank by their "
+        "closest unit instead, which measured better on the dev split).",
+    )
     bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+    unit_weight: float = Field(
+        1.0, ge=0, description="Weight of the ranking by each chunk's closest unit in fusion."
+    )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     candidates: int = Field(20, ge=1, description="Candidates from each ranking before fusion.")
 
-    # --- answering (refusal thresholds are tuned on the eval set: `evals/tune.py`) -------
-    min_dense: float = Field(
-        0.30, description="Least question-to-chunk cosine similarity for an answer."
-    )
-    min_coverage: float = Field(
-        0.30,
-        description="Least weighted share of the question's terms the answer must contain.",
-    )
-    strong_dense: float = Field(
-        0.65, description="Question-to-chunk similarity that answers whatever the words."
-    )
+    # --- answering (which units to quote and when to refuse are learned:
+    # `python -m evals.train` writes retrieval/weights.json) ------------------------------
     suggest_dense: float = Field(
         0.25, description="Least similarity for a section to be suggested after a refusal."
     )

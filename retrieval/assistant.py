@@ -13,7 +13,9 @@ from retrieval.answer import Thresholds, compose_answer, refusal
 from retrieval.followup import EntityLexicon, is_dependent, standalone_query
 from retrieval.guard import check_history, check_question, looks_like_injection
 from retrieval.hybrid import HybridRetriever, ScoredChunk
+from retrieval.lexical import TermWeights
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
+from retrieval.question import analyze
 from retrieval.types import Answer, CitationsEvent, DoneEvent, Event, TextEvent, Turn
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,23 @@ class IndexInfo:
     llm: str | None
 
 
+@dataclass(frozen=True)
+class Retrieved:
+    """What search found for a question.
+
+    Attributes:
+        query: The standalone, mended query that was searched.
+        own: The learner's own words when the query was rebuilt from a follow-up, else None.
+        passages: The chunks found, best first.
+        weights: Term weights of the index generation searched.
+    """
+
+    query: str
+    own: str | None
+    passages: list[ScoredChunk]
+    weights: TermWeights
+
+
 class Assistant:
     """Answers course questions with citations; one instance serves many requests.
 
@@ -45,12 +64,7 @@ class Assistant:
         self.retriever = retriever
         self.settings = settings
         self.llm = llm
-        self.thresholds = Thresholds(
-            min_dense=settings.min_dense,
-            min_coverage=settings.min_coverage,
-            strong_dense=settings.strong_dense,
-            suggest_dense=settings.suggest_dense,
-        )
+        self.thresholds = Thresholds(suggest_dense=settings.suggest_dense)
         self._lexicon: tuple[str | None, EntityLexicon] | None = None
         self._lock = threading.Lock()
 
@@ -83,11 +97,10 @@ class Assistant:
             answer = refusal([], base_url)
             yield from _replay(replace(answer, query=question))
             return
-        lexical = self.retriever.lexical()  # one manifest read for the mending and the weights
-        query = lexical.vocabulary.mend(self.standalone(question, turns))
-        passages = self.retriever.search(query)
+        found = self.retrieve(question, turns)
+        query, passages = found.query, found.passages
         if self.llm is not None:
-            checker = CitationChecker(passages, lexical.weights, base_url)
+            checker = CitationChecker(passages, found.weights, base_url)
             streamed: list[str] = []
             try:
                 yield from self._stream_llm(query, passages, checker, streamed)
@@ -97,8 +110,26 @@ class Assistant:
                 if streamed:  # keep the stream and the final answer the same text
                     yield from self._finish_llm(query, passages, checker, streamed)
                     return
-        answer = compose_answer(query, passages, lexical.weights, base_url, self.thresholds)
+        answer = compose_answer(
+            query, passages, found.weights, base_url, self.thresholds, own=found.own
+        )
         yield from _replay(replace(answer, query=query))
+
+    def retrieve(self, question: str, turns: list[Turn]) -> Retrieved:
+        """The standalone query for a checked question and the passages found for it."""
+        lexical = self.retriever.lexical()  # one manifest read for the mending and the weights
+        mended = lexical.vocabulary.mend(question)
+        query = lexical.vocabulary.mend(self.standalone(question, turns))
+        own = mended if query != mended else None  # a follow-up: judge its own words
+        passages = self.retriever.search(query)
+        sides = analyze(query).sides
+        if sides:  # "X vs Y": make sure both sides are found, not just the louder one
+            intent = query
+            for side in sides:
+                intent = intent.replace(side, " ")
+            found = [self.retriever.search(f"{side} {intent}", 2) for side in sides]
+            passages = _merge(passages, *found)
+        return Retrieved(query, own, passages, lexical.weights)
 
     def validate(
         self, question: Any, history: Iterable[Turn | Mapping[str, Any]] | None = None
@@ -137,8 +168,14 @@ class Assistant:
         lexical = self.retriever.lexical()
         with self._lock:
             if self._lexicon is None or self._lexicon[0] != lexical.version:
-                sections = {c.section for c in lexical.index.chunks}
-                self._lexicon = (lexical.version, EntityLexicon(sections))
+                chunks = lexical.index.chunks
+                sections = {c.section for c in chunks}
+                rows = {
+                    (c.section, c.text.split(";", 1)[0].split(":", 1)[-1].strip())
+                    for c in chunks
+                    if c.kind == "table_row"
+                }
+                self._lexicon = (lexical.version, EntityLexicon(sections, sorted(rows)))
             return self._lexicon[1]
 
     def info(self) -> IndexInfo:
@@ -206,10 +243,23 @@ def make_assistant(settings: Settings) -> Assistant:
         k=settings.top_k,
         dense_weight=settings.dense_weight,
         bm25_weight=settings.bm25_weight,
+        unit_weight=settings.unit_weight,
         rrf_k=settings.rrf_k,
         candidates=settings.candidates,
     )
     return Assistant(retriever, settings, llm=make_llm(settings))
+
+
+def _merge(*rankings: list[ScoredChunk]) -> list[ScoredChunk]:
+    """The first ranking, then what the others add, each chunk once."""
+    seen: set[str] = set()
+    merged = []
+    for ranking in rankings:
+        for scored in ranking:
+            if scored.chunk.id not in seen:
+                seen.add(scored.chunk.id)
+                merged.append(scored)
+    return merged
 
 
 def _replay(answer: Answer) -> Iterator[Event]:

@@ -13,6 +13,20 @@ _DEPENDENT = re.compile(
     r"else|more|other|then)\b|^\s*(and|but|so|or|what about|how about|and what|why)\b",
     re.IGNORECASE,
 )
+_COMPARING = re.compile(r"\b(diff\w*|compare\w*|vs\.?|versus|better|worse)\b", re.IGNORECASE)
+_ORDINALS = {
+    "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
+    "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "seventh": 6, "7th": 6, "eighth": 7, "8th": 7,
+    "ninth": 8, "9th": 8, "last": -1, "that": 0, "this": 0,
+}  # fmt: skip
+_ORDINAL = re.compile(
+    r"\b(?:the\s+)?(" + "|".join(_ORDINALS) + r")\s+(one|option|path|track|level|provider|role)\b",
+    re.IGNORECASE,
+)
+_ASKING_WORDS = re.compile(
+    r"\b(what|whats|which|who|how|why|when|where|is|are|does|do|can|tell|me|about|the|a|an)\b",
+    re.IGNORECASE,
+)
 _GENERIC = {"level", "path", "track", "certif", "certifi", "cours", "program"}
 
 
@@ -22,16 +36,24 @@ class EntityLexicon:
     Sibling headings (e.g. the learning paths under "Learning paths") form a group; a
     follow-up that names another member of a group asks the previous question about it.
 
+    The first cell of each table row names a thing too (a role, a track), and the rows of
+    one table form a group: "and for a platform engineer?" after a question about the SRE
+    role asks the same of the Platform Engineer row.
+
     Args:
         sections: Heading paths of the indexed chunks, `A > B > C`.
+        rows: `(section, first cell value)` of table rows.
     """
 
-    def __init__(self, sections: Iterable[str]) -> None:
+    def __init__(self, sections: Iterable[str], rows: Iterable[tuple[str, str]] = ()) -> None:
+        sections = list(sections)
         groups: dict[str, set[str]] = {}
         for section in sections:
             parts = section.split(" > ")
             if len(parts) >= 2 and _names_a_thing(parts[-1], len(parts)):
                 groups.setdefault(" > ".join(parts[:-1]), set()).add(parts[-1])
+        for section, name in rows:
+            groups.setdefault(f"{section} (rows)", set()).add(name)
         self.entities: dict[str, tuple[str, tuple[str, ...]]] = {}
         self.parts: dict[str, list[tuple[str, ...]]] = {}  # entity -> key terms of sub-headings
         for section in sections:
@@ -40,25 +62,39 @@ class EntityLexicon:
                 key = tuple(terms(parts[-1]))
                 if key:
                     self.parts.setdefault(parts[-2], []).append(key)
+        self.entities_by_group: list[tuple[str, str, tuple[str, ...]]] = []
         for parent, names in groups.items():
-            for name in names:
+            for name in sorted(names):
                 key = tuple(t for t in terms(_simplify(name)) if t not in _GENERIC)
                 if key:
-                    self.entities[name] = (parent, key)
+                    self.entities.setdefault(name, (parent, key))
+                    self.entities_by_group.append((name, parent, key))
 
     def asks_about_part(self, text: str, names: Iterable[str]) -> bool:
         """Whether a text names a sub-heading of one of the named things ("common mistakes")."""
         words = set(terms(text))
         return any(set(key) <= words for name in names for key in self.parts.get(name, []))
 
-    def mentions(self, text: str) -> list[tuple[str, str]]:
-        """`(entity, group)` pairs named in a text, in the order they first appear."""
+    def mentions(self, text: str, exact_case: bool = False) -> list[tuple[str, str]]:
+        """`(entity, group)` pairs named in a text, in the order they first appear.
+
+        A name may stand in several groups (SRE the path and SRE the role); each counts.
+
+        Args:
+            text: The text.
+            exact_case: Count a name only where its first word is written as the course
+                writes it, so "professionals" in an answer is not the Professional level.
+        """
         words = terms(text)
         found: list[tuple[int, str, str]] = []
-        for name, (group, key) in sorted(self.entities.items(), key=lambda e: -len(e[1][1])):
+        keys: list[tuple[str, ...]] = []
+        for name, group, key in sorted(self.entities_by_group, key=lambda e: -len(e[2])):
             at = _find(words, key)
-            if at >= 0 and not any(_find(terms(f), key) >= 0 for _, f, _ in found):
-                found.append((at, name, group))
+            inside_longer = any(len(k) > len(key) and _find(k, key) >= 0 for k in keys)
+            if at < 0 or inside_longer or (exact_case and not _written_as(name, text)):
+                continue
+            found.append((at, name, group))
+            keys.append(key)
         return [(name, group) for _, name, group in sorted(found)]
 
 
@@ -82,11 +118,19 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
     if not previous:
         return question
     last = previous[-1]
+    answers = [t.content for t in history if t.role == "assistant"]
+    named_in_answer = lexicon.mentions(answers[-1], exact_case=True) if answers else []
+    if (position := _ordinal(question)) is not None and named_in_answer:
+        # "the third one" / "that one": what the assistant just named, by position
+        groups = [g for _, g in named_in_answer]
+        group = max(set(groups), key=groups.count)
+        listed = [n for n, g in named_in_answer if g == group]
+        if -len(listed) <= position < len(listed):
+            return f"{question} ({_simplify(listed[position])})"
     named_now = lexicon.mentions(question)
     named_before = lexicon.mentions(last)
     if not named_before:  # "which one covers lineage?" named it only in the answer
-        answers = [t.content for t in history if t.role == "assistant"]
-        named_before = lexicon.mentions(answers[-1])[:1] if answers else []
+        named_before = named_in_answer[:1]
     part_of_last = not named_now and lexicon.asks_about_part(question, (n for n, _ in named_before))
     if not part_of_last and not is_dependent(question, lexicon):
         return question
@@ -94,6 +138,8 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
         for name, group in named_now:
             for old, old_group in named_before:
                 if old_group == group and old != name:
+                    if _COMPARING.search(question):  # "how's it different from X?"
+                        return f"{_simplify(old)} vs {_simplify(name)}: {question}"
                     return _replace(last, old, name)
         return question
     context = [name for name, _ in named_before]
@@ -101,8 +147,8 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
         context = [name for name, _ in lexicon.mentions(previous[-2])]
     if context:
         return f"{question} ({', '.join(context)})"
-    if len(terms(question)) <= 2:  # too little to search on: borrow the last question's words
-        return f"{question} ({last})"
+    if len(terms(question)) <= 2:  # too little to search on: borrow the last question's subject
+        return f"{question} ({_subject(last)})"
     return question
 
 
@@ -113,6 +159,26 @@ def is_dependent(question: str, lexicon: EntityLexicon) -> bool:
         return True
     names_something = re.search(r"\b\w*[A-Z]\w*[A-Z]\w*\b", question) is not None  # DVC, SLOs
     return len(content) <= 1 and not names_something and not lexicon.mentions(question)
+
+
+def _ordinal(question: str) -> int | None:
+    """Position a question points at in the last answer's list ("the third one" -> 2)."""
+    match = _ORDINAL.search(question)
+    return _ORDINALS[match.group(1).lower()] if match else None
+
+
+def _written_as(name: str, text: str) -> bool:
+    """Whether the first word of a name appears in the text written with its own case."""
+    first = _simplify(name).split()[0]
+    return re.search(rf"(?<!\w){re.escape(first)}(?!\w)", text) is not None
+
+
+def _subject(question: str) -> str:
+    """What a question is about, without its asking words: "how long does the Foundation
+    level take?" -> "long Foundation level take"."""
+    words = [w.strip("?,.!") for w in question.split()]
+    kept = [w for w in words if w and not _ASKING_WORDS.fullmatch(w)]
+    return " ".join(kept) or question
 
 
 def _names_a_thing(heading: str, depth: int) -> bool:

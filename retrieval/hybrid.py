@@ -15,8 +15,10 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
 from ingest.documents import Chunk
+from ingest.units import Unit, split_units
 from retrieval.bm25 import BM25Index
 from retrieval.lexical import TermWeights, Vocabulary
+from retrieval.unit_index import UnitIndex
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -28,22 +30,36 @@ class ScoredChunk:
     Attributes:
         chunk: The chunk.
         score: Fused reciprocal-rank score (higher is better).
-        dense: Cosine similarity to the question, when the dense side found it.
+        dense: Cosine similarity of the whole chunk to the question, when the dense side
+            found it.
         bm25: BM25 score, when the lexical side found it.
+        unit: Cosine similarity of the chunk's closest unit to the question (a chunk is as
+            close as its best sentence, item, row or answer), when units were searched.
+        units: The chunk's units, in order, each with its similarity to the question.
     """
 
     chunk: Chunk
     score: float
     dense: float | None = None
     bm25: float | None = None
+    unit: float | None = None
+    units: tuple[tuple[Unit, float], ...] = ()
+
+    @property
+    def closeness(self) -> float:
+        """How close in meaning: the best of the chunk's and its best unit's similarity."""
+        return max(self.dense or 0.0, self.unit or 0.0)
 
 
 @dataclass(frozen=True)
 class _Lexical:
+    """What one index generation needs in memory besides the store: words and units."""
+
     version: str
     index: BM25Index
     weights: TermWeights
     vocabulary: Vocabulary
+    units: UnitIndex
 
 
 class HybridRetriever(BaseRetriever):
@@ -58,8 +74,9 @@ class HybridRetriever(BaseRetriever):
         site_base_url: Base of the citation URLs.
         k: Documents returned.
         mode: `hybrid`, or one side alone (`dense`, `bm25`) for comparison.
-        dense_weight: Weight of the dense ranking in the fusion.
+        dense_weight: Weight of the dense (whole chunk) ranking in the fusion.
         bm25_weight: Weight of the BM25 ranking in the fusion.
+        unit_weight: Weight of the ranking by each chunk's closest unit in the fusion.
         rrf_k: Reciprocal-rank-fusion constant; larger flattens the rank curve.
         candidates: How many results each side contributes before fusion.
     """
@@ -71,8 +88,9 @@ class HybridRetriever(BaseRetriever):
     site_base_url: str = "https://courses.example.com/certified-mlops-architect"
     k: int = 5
     mode: Mode = "hybrid"
-    dense_weight: float = 1.0
+    dense_weight: float = 0.0
     bm25_weight: float = 1.0
+    unit_weight: float = 1.0
     rrf_k: int = 60
     candidates: int = 20
 
@@ -91,13 +109,24 @@ class HybridRetriever(BaseRetriever):
         k = k or self.k
         lexical = self.lexical()
         query = lexical.vocabulary.mend(query)
-        dense: list[tuple[Chunk, float]] = []
+        rankings: dict[str, tuple[list[tuple[Chunk, float]], float]] = {}
+        similarities = None
         if self.mode != "bm25":
             vector = self.embedder.embed_query(query)
             hits = self.store.query(vector, self.candidates, refresh=False)  # lexical() did
-            dense = [(h.chunk, h.score) for h in hits]
-        sparse = lexical.index.search(query, self.candidates) if self.mode != "dense" else []
-        return _fuse(dense, sparse, self.dense_weight, self.bm25_weight, self.rrf_k)[:k]
+            weight = self.dense_weight if self.mode == "hybrid" else 1.0  # dense alone: it ranks
+            rankings["dense"] = ([(h.chunk, h.score) for h in hits], weight)
+            similarities = lexical.units.similarities(vector)
+            if self.mode == "hybrid":
+                ranking = _by_best_unit(lexical, similarities)[: self.candidates]
+                rankings["unit"] = (ranking, self.unit_weight)
+        if self.mode != "dense":
+            weight = self.bm25_weight if self.mode == "hybrid" else 1.0
+            rankings["bm25"] = (lexical.index.search(query, self.candidates), weight)
+        fused = _fuse(rankings, self.rrf_k)[:k]
+        if similarities is None:
+            return fused
+        return [_with_units(s, lexical.units, similarities) for s in fused]
 
     def lexical(self) -> _Lexical:
         """The BM25 index and term weights of the active index generation."""
@@ -108,9 +137,22 @@ class HybridRetriever(BaseRetriever):
                 chunks = [s.chunk for s in self.store.chunks()]
                 texts = [c.embedding_text for c in chunks]
                 self._lexical = _Lexical(
-                    version, BM25Index(chunks), TermWeights(texts), Vocabulary(texts)
+                    version,
+                    BM25Index(chunks),
+                    TermWeights(texts),
+                    Vocabulary(texts),
+                    UnitIndex(self._units(chunks)),
                 )
             return self._lexical
+
+    def _units(self, chunks: list[Chunk]) -> list[tuple[Unit, list[float]]]:
+        """The generation's units with vectors; embedded here for an index from before units."""
+        stored = self.store.units()
+        if stored is not None:
+            return stored
+        units = [u for c in chunks for u in split_units(c)]
+        vectors = self.embedder.embed_documents([u.embedding_text for u in units]) if units else []
+        return list(zip(units, vectors, strict=True))
 
     def to_document(self, scored: ScoredChunk) -> Document:
         """A LangChain `Document` carrying everything a citation needs."""
@@ -145,16 +187,36 @@ class HybridRetriever(BaseRetriever):
         return [self.to_document(s) for s in scored]
 
 
+def _by_best_unit(lexical: _Lexical, similarities: Any) -> list[tuple[Chunk, float]]:
+    """Chunks ranked by the similarity of their closest unit, best first."""
+    best: dict[str, float] = {}
+    for row, unit in enumerate(lexical.units.units):
+        value = float(similarities[row])
+        if value > best.get(unit.chunk_id, -2.0):
+            best[unit.chunk_id] = value
+    chunks = {c.id: c for c in lexical.index.chunks}
+    ranked = sorted((v, i) for i, v in best.items() if i in chunks)
+    return [(chunks[i], v) for v, i in reversed(ranked)]
+
+
+def _with_units(scored: ScoredChunk, units: UnitIndex, similarities: Any) -> ScoredChunk:
+    """The scored chunk with its units' similarities and its best one."""
+    of_chunk = units.of_chunk(scored.chunk.id, similarities)
+    best = max((s for _, s in of_chunk), default=None)
+    return ScoredChunk(scored.chunk, scored.score, scored.dense, scored.bm25, best, of_chunk)
+
+
 def _fuse(
-    dense: list[tuple[Chunk, float]],
-    sparse: list[tuple[Chunk, float]],
-    dense_weight: float,
-    bm25_weight: float,
-    rrf_k: int,
+    rankings: dict[str, tuple[list[tuple[Chunk, float]], float]], rrf_k: int
 ) -> list[ScoredChunk]:
-    """Reciprocal-rank fusion: each ranking adds weight / (rrf_k + rank) to a chunk."""
+    """Reciprocal-rank fusion: each ranking adds weight / (rrf_k + rank) to a chunk.
+
+    Args:
+        rankings: Name (`dense`, `unit`, `bm25`) → (chunks with scores best first, weight).
+        rrf_k: The fusion constant.
+    """
     fused: dict[str, dict[str, Any]] = {}
-    for name, ranking, weight in (("dense", dense, dense_weight), ("bm25", sparse, bm25_weight)):
+    for name, (ranking, weight) in rankings.items():
         for rank, (chunk, score) in enumerate(ranking, start=1):
             entry = fused.setdefault(chunk.id, {"chunk": chunk, "score": 0.0})
             entry["score"] += weight / (rrf_k + rank)

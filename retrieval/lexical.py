@@ -20,8 +20,42 @@ _SHORTHAND = {
     "prereq": "prerequisite", "prereqs": "prerequisites", "reqs": "requirements",
     "mgr": "manager", "yrs": "years", "info": "information", "r": "are", "u": "you",
     "ur": "your", "pls": "please", "abt": "about", "diff": "difference",
+    "plz": "please", "ppl": "people", "tho": "though", "wud": "would", "shd": "should",
+    "cud": "could", "rn": "now", "em": "them", "w": "with", "wat": "what", "wht": "what",
+    "bc": "because", "cuz": "because", "coz": "because", "thx": "thanks", "ty": "thanks",
+    "tbh": "honestly", "imo": "opinion", "btw": "by the way", "hw": "how", "wk": "week",
+    "wks": "weeks", "mins": "minutes", "hrs": "hours", "mgmt": "management", "eng": "engineer",
+    "dev": "developer", "devs": "developers", "exp": "experience", "yr": "year", "n": "and",
+    "k": "okay", "idk": "do not know", "dunno": "do not know", "gonna": "going to",
+    "wanna": "want to", "gotta": "have to", "kinda": "kind of", "sorta": "sort of",
 }  # fmt: skip
 _WORD = re.compile(r"(?u)\b\w+\b")
+
+
+@lru_cache(maxsize=1)
+def _zipf():  # noqa: ANN202 - wordfreq's function
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency
+
+
+def warm_up() -> None:
+    """Load the word-frequency table now (it takes a moment the first time)."""
+    _zipf()("course", "en")
+
+
+@lru_cache(maxsize=8192)
+def informativeness(word: str) -> float:
+    """How much a word the course never uses can tell about a question, from 0 to 1.
+
+    The commonest English words ("one", "point", "thing") say little; rarer ones ("fee",
+    "refund") name what is asked. The scale is wordfreq's Zipf frequency: 1 at or below
+    4 (a word per 100,000), falling to 0 at 6 (one per 1,000).
+
+    >>> informativeness("refund") == 1.0, informativeness("one") == 0.0
+    (True, True)
+    """
+    return min(1.0, max(0.0, (6.0 - _zipf()(word, "en")) / 2.0))
 
 
 @lru_cache(maxsize=1)
@@ -53,6 +87,38 @@ def _plural(word: str, stemmed: str) -> str:
     if stemmed == word and len(word) >= 4 and word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
     return stemmed
+
+
+def weighted_terms(text: str, weights: TermWeights) -> list[tuple[str, float]]:
+    """Content terms of a text with how much each says about what is asked.
+
+    A term the course uses weighs its inverse document frequency; one it never uses
+    weighs the unseen weight scaled by its `informativeness`, so chat filler the corpus
+    lacks ("tho", "point") stops counting as missing while "fee" still does. Terms found
+    in most passages are left out, as in `TermWeights.coverage`.
+    """
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in _stopwords()]
+    weighted: dict[str, float] = {}
+    for word, term in zip(words, stem(words), strict=True):
+        if weights.common(term):
+            continue
+        weight = weights.idf(term)
+        if not weights.known(term):
+            weight *= informativeness(word)
+        weighted[term] = max(weighted.get(term, 0.0), weight)
+    return list(weighted.items())
+
+
+def covered(weighted: list[tuple[str, float]], text_terms: set[str]) -> float:
+    """Weighted share of the terms that the text contains (1 when nothing telling is asked).
+
+    >>> covered([("fee", 4.0), ("exam", 1.0)], {"exam", "onlin"})
+    0.2
+    """
+    total = sum(w for _, w in weighted)
+    if total <= 0:
+        return 1.0
+    return sum(w for t, w in weighted if t in text_terms) / total
 
 
 def terms(text: str) -> list[str]:
@@ -97,6 +163,10 @@ class TermWeights:
     def known(self, term: str) -> bool:
         """Whether the corpus contains the term."""
         return term in self._idf
+
+    def common(self, term: str) -> bool:
+        """Whether the term is in most passages (the course's own name)."""
+        return term in self._common
 
     def coverage(self, query_terms: Iterable[str], text_terms: set[str]) -> float:
         """Weighted share of the query's telling terms that the text contains.

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from retrieval.answer import units_of
+from ingest.units import split_units
 from retrieval.hybrid import ScoredChunk
 from retrieval.lexical import TermWeights, terms
 from retrieval.types import Citation, Turn
@@ -147,7 +147,7 @@ class CitationChecker:
         for index, n in sorted(self.numbers.items(), key=lambda item: item[1]):
             passage = self.passages[index]
             claim_terms = terms(" ".join(self.claims[index]))
-            units = units_of(passage, index)
+            units = split_units(passage.chunk)
             best = max(units, key=lambda u: self.weights.coverage(claim_terms, set(terms(u.text))))
             chunk = passage.chunk
             result.append(

@@ -1,0 +1,214 @@
+"""Train the answerer's two scorers on the dev split and write `retrieval/weights.json`.
+
+Run `python -m evals.train` (or `make train`) with an ingested index. Only the dev split is
+read: the test split stays frozen for judging. For each dev case the assistant's own path is
+followed (follow-up rewriting, mending, search); then
+
+- the **selection** scorer learns, over every unit of the retrieved passages, which units
+  hold one of the case's facts;
+- the **answerability** scorer learns, over the cases' best units, which questions the
+  course answers (refuse cases are the negatives). Its threshold is the one that gives the
+  best refusal F1 on 5-fold cross-validated probabilities, so it is not picked on the very
+  predictions it was fitted to.
+
+Both are scikit-learn logistic regressions on standardised features; the file keeps their
+coefficients, the threshold, class counts and a calibration table (predicted vs observed
+rate per probability bin, from the cross-validated probabilities).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cert_assistant.errors import CertAssistantError
+from cert_assistant.settings import Settings
+from evals.dataset import Case, load_dataset
+from evals.metrics import fact_found
+from retrieval import Assistant
+from retrieval.answerability import ANSWER_FEATURES, answer_features
+from retrieval.guard import looks_like_injection
+from retrieval.question import analyze
+from retrieval.scorer import WEIGHTS_FILE, Scorer
+from retrieval.select import UNIT_FEATURES, candidates, select
+from retrieval.types import Turn
+
+DEV = Path(__file__).resolve().with_name("dev.jsonl")
+SEED = 0
+
+
+@dataclass(frozen=True)
+class Example:
+    """One dev case as the scorers see it."""
+
+    case: Case
+    question: Any  # retrieval.question.Question
+    passages: list[Any]
+    weights: Any
+
+
+def collect(assistant: Assistant, cases: Sequence[Case]) -> list[Example]:
+    """Follow the assistant's path for each case up to the passages; injections are left
+    out (the guard refuses them before any search)."""
+    examples = []
+    for case in cases:
+        if looks_like_injection(case.question):
+            continue
+        turns = [Turn(t["role"], t["content"]) for t in case.history]
+        found = assistant.retrieve(case.question, turns)
+        examples.append(
+            Example(
+                case, analyze(found.query, found.own, found.weights), found.passages, found.weights
+            )
+        )
+    return examples
+
+
+def fit(rows: list[list[float]], labels: list[int], names: Sequence[str]) -> Scorer:
+    """A balanced logistic regression on standardised features, as a `Scorer`."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.asarray(rows, dtype=float)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000)
+    model.fit((x - mean) / scale, labels)
+    return Scorer(
+        tuple(names),
+        tuple(float(c) for c in model.coef_[0]),
+        float(model.intercept_[0]),
+        tuple(float(m) for m in mean),
+        tuple(float(s) for s in scale),
+        info={"examples": len(labels), "positives": int(sum(labels))},
+    )
+
+
+def train(examples: Sequence[Example]) -> dict[str, Any]:
+    """Fit both scorers; returns the content of the weights file."""
+    unit_rows, unit_labels = [], []
+    for example in examples:
+        if example.case.refuse:
+            continue
+        for candidate in candidates(example.question, example.passages, example.weights):
+            unit_rows.append([candidate.features[n] for n in UNIT_FEATURES])
+            unit_labels.append(
+                int(any(fact_found(f, candidate.unit.text) for f in example.case.facts))
+            )
+    selector = fit(unit_rows, unit_labels, UNIT_FEATURES)
+
+    rows, labels = [], []
+    for example in examples:
+        chosen = select(example.question, example.passages, example.weights, selector)
+        if not chosen:
+            continue
+        values = answer_features(example.question, example.passages, chosen, example.weights)
+        rows.append([values[n] for n in ANSWER_FEATURES])
+        labels.append(int(not example.case.refuse))
+    answerer = fit(rows, labels, ANSWER_FEATURES)
+    probabilities = _cross_validated(rows, labels)
+    threshold = _best_threshold(probabilities, labels)
+    answerer = Scorer(
+        answerer.features,
+        answerer.coef,
+        answerer.intercept,
+        answerer.mean,
+        answerer.scale,
+        threshold,
+        {**answerer.info, "calibration": _calibration(probabilities, labels)},
+    )
+    return {
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "trained_on": "evals/dev.jsonl",
+        "select": selector.to_json(),
+        "answerable": answerer.to_json(),
+    }
+
+
+def _cross_validated(rows: list[list[float]], labels: list[int]) -> list[float]:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(
+        StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=1000)
+    )
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
+    predicted = cross_val_predict(model, np.asarray(rows), labels, cv=folds, method="predict_proba")
+    return [float(p) for p in predicted[:, 1]]
+
+
+def _best_threshold(probabilities: Sequence[float], labels: Sequence[int]) -> float:
+    """The answer threshold with the best refusal F1 (ties: the middle of the best run)."""
+    from evals.metrics import f1, refusal_scores
+
+    refuse = [not label for label in labels]
+    grid = [i / 100 for i in range(5, 96)]
+    scores = [f1(*refusal_scores(refuse, [p < t for p in probabilities])) for t in grid]
+    best = max(scores)
+    run = [t for t, s in zip(grid, scores, strict=True) if s == best]
+    return run[len(run) // 2]
+
+
+def _calibration(probabilities: Sequence[float], labels: Sequence[int]) -> list[dict[str, float]]:
+    """Predicted vs observed share of answerable questions in five probability bins."""
+    bins = []
+    for low in (0.0, 0.2, 0.4, 0.6, 0.8):
+        inside = [
+            (p, y) for p, y in zip(probabilities, labels, strict=True) if low <= p < low + 0.2
+        ]
+        if low == 0.8:
+            inside += [(p, y) for p, y in zip(probabilities, labels, strict=True) if p == 1.0]
+        if inside:
+            bins.append(
+                {
+                    "bin": f"{low:.1f}-{low + 0.2:.1f}",
+                    "cases": len(inside),
+                    "predicted": round(sum(p for p, _ in inside) / len(inside), 3),
+                    "observed": round(sum(y for _, y in inside) / len(inside), 3),
+                }
+            )
+    return bins
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Train on the dev split and write the weights file."""
+    parser = argparse.ArgumentParser(
+        prog="python -m evals.train", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--dataset", type=Path, default=DEV, help="cases to train on (dev split)")
+    parser.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="weights file to write")
+    args = parser.parse_args(argv)
+    if args.dataset.resolve().name == "test.jsonl":
+        print("error: the test split is frozen: train on dev", file=sys.stderr)
+        return 2
+    from retrieval import make_assistant
+
+    try:
+        assistant = make_assistant(Settings())
+        examples = collect(assistant, load_dataset(args.dataset))
+    except CertAssistantError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    weights = train(examples)
+    args.out.write_text(json.dumps(weights, indent=2) + "\n", encoding="utf-8")
+    answerable = weights["answerable"]
+    print(f"trained on {len(examples)} dev cases; wrote {args.out}")
+    print(f"answer threshold {answerable['threshold']}; calibration (cross-validated):")
+    for row in answerable["info"]["calibration"]:
+        print(
+            f"  p {row['bin']}: {row['cases']:3d} cases, predicted {row['predicted']:.2f}, observed {row['observed']:.2f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

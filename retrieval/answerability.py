@@ -1,0 +1,81 @@
+"""Answerability: whether the retrieved text holds what the question asks for, or a refusal is due.
+
+The decision is a learned logistic scorer (`retrieval/scorer.py`) over `ANSWER_FEATURES`,
+judged on the learner's own words in this turn: a follow-up's borrowed subject helps
+retrieval find the place, but cannot make "what do they cost?" answered by a passage
+that merely names the provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from retrieval.hybrid import ScoredChunk
+from retrieval.lexical import TermWeights, covered, terms
+from retrieval.question import Question
+from retrieval.scorer import Scorer
+from retrieval.select import Candidate, has_number
+
+ANSWER_FEATURES = (
+    "best_probability",
+    "unit_sim",
+    "chunk_sim",
+    "top_closeness",
+    "passage_coverage",
+    "unit_coverage",
+    "unknown_share",
+    "few_terms",
+    "number_missing",
+)
+"""What the answerability scorer sees of a question and its best unit:
+
+- `best_probability`: the selection scorer's probability for the best unit;
+- `unit_sim`, `chunk_sim`: similarity of the best unit and of its whole chunk;
+- `top_closeness`: the closest any retrieved passage comes (chunk or unit);
+- `passage_coverage`, `unit_coverage`: weighted share of the learner's own terms found in
+  the best unit's chunk with its headings, and in the best unit with its headings;
+- `unknown_share`: weighted share of the learner's own terms that the course never uses
+  (a "fee" or "refund" the text cannot hold);
+- `few_terms`: 1 for a question of one content term or none;
+- `number_missing`: 1 when a count or duration is asked and no chosen unit has a number.
+"""
+
+
+def answer_features(
+    question: Question,
+    passages: Sequence[ScoredChunk],
+    chosen: Sequence[Candidate],
+    weights: TermWeights,
+) -> dict[str, float]:
+    """The values of `ANSWER_FEATURES` for a question, its passages and the chosen units."""
+    best = chosen[0]
+    passage = passages[best.passage]
+    heading = set(terms(passage.chunk.section))
+    own = list(question.own_weighted or question.weighted)
+    unknown = sum(w for t, w in own if not weights.known(t))
+    total = sum(w for _, w in own) or 1.0
+    numbered = any(has_number(c.unit.text) for c in chosen)
+    return {
+        "best_probability": best.probability,
+        "unit_sim": best.features["unit_sim"],
+        "chunk_sim": best.features["chunk_sim"],
+        "top_closeness": max(p.closeness for p in passages),
+        "passage_coverage": covered(own, set(terms(passage.chunk.text)) | heading),
+        "unit_coverage": covered(own, set(terms(best.unit.text)) | heading),
+        "unknown_share": unknown / total,
+        "few_terms": float(len(question.own_terms or question.terms) <= 1),
+        "number_missing": float(question.need in ("count", "duration") and not numbered),
+    }
+
+
+def answerable(
+    question: Question,
+    passages: Sequence[ScoredChunk],
+    chosen: Sequence[Candidate],
+    weights: TermWeights,
+    scorer: Scorer,
+) -> bool:
+    """Whether to answer with the chosen units rather than refuse."""
+    if not chosen:
+        return False
+    return scorer.decide(answer_features(question, passages, chosen, weights))

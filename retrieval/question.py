@@ -1,0 +1,151 @@
+"""Question analysis: what kind of answer a question wants, and which of its words carry the ask."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from retrieval.lexical import TermWeights, terms, weighted_terms
+
+Need = Literal["count", "duration", "list", "comparison", "yes_no", "general"]
+NEEDS: tuple[Need, ...] = ("count", "duration", "list", "comparison", "yes_no", "general")
+
+_DURATION = re.compile(
+    r"\bhow\s+(long|soon|quickly|fast|often)\b|\bhow\s+much\s+time\b|\btime\s+frame\b"
+    r"|\bhow\s+many\s+(days|weeks|months|years|hours|hrs|yrs)\b|\bwhen\s+(do|does|will|should)\b"
+    r"|\b(expire|expiry|lapse|valid\s+for|timeline)\b",
+    re.IGNORECASE,
+)
+_COUNT = re.compile(r"\bhow\s+many\b|\bnumber\s+of\b|\bcount\b", re.IGNORECASE)
+_LIST = re.compile(
+    r"\blist\b|\ball\s+(the\s+)?\w+s\b|\bname\s+(the|all|some)\b|\bwhat\s+(are|r)\s+(the\s+)?\w+"
+    r"|\bwhich\s+\w+s\b|\bwhat\s+\w+s\s+(are|do|does|can|will)\b|\btypes\s+of\b|\bkinds\s+of\b"
+    r"|\boptions\b",
+    re.IGNORECASE,
+)
+_YES_NO = re.compile(
+    r"^\s*(?:\w+[,!]?\s+){0,3}?(is|are|does|do|can|could|will|would|should|has|have|did|am|r)\s",
+    re.IGNORECASE,
+)
+_WH = re.compile(r"\b(what|which|who|how|why|where|when|wat|wht)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question as the answerer sees it.
+
+    Attributes:
+        text: The question (standalone: follow-ups already carry their subject).
+        need: The kind of answer it wants: a `count`, a `duration`, a `list`, a
+            `comparison` of two things, a `yes_no`, or a `general` statement.
+        terms: Its content terms (`retrieval.lexical.terms`).
+        own_terms: Content terms of the learner's own words in this turn, without the
+            subject borrowed from earlier turns; answerability is judged on these.
+        sides: For a comparison, the words of each side ("foundation", "professional level").
+        weighted: Content terms with how telling each is (`lexical.weighted_terms`).
+        own_weighted: The same for the learner's own words in this turn.
+    """
+
+    text: str
+    need: Need
+    terms: tuple[str, ...]
+    own_terms: tuple[str, ...]
+    sides: tuple[str, ...] = ()
+    weighted: tuple[tuple[str, float], ...] = ()
+    own_weighted: tuple[tuple[str, float], ...] = ()
+
+
+def analyze(text: str, own: str | None = None, weights: TermWeights | None = None) -> Question:
+    """Analyse a question.
+
+    Args:
+        text: The standalone question.
+        own: The learner's words in this turn when `text` was rebuilt from a follow-up.
+        weights: Term weights of the corpus, to weigh the terms by how telling they are.
+
+    >>> analyze("how long does the foundation prep take").need
+    'duration'
+    >>> q = analyze("foundation vs professional level")
+    >>> q.need, q.sides
+    ('comparison', ('foundation', 'professional level'))
+    >>> analyze("what are all the tracks").need, analyze("is the exam online").need
+    ('list', 'yes_no')
+    """
+    own_text = own if own is not None else text
+    sides = _sides(text)
+    return Question(
+        text=text,
+        need=need_of(text, bool(sides)),
+        terms=tuple(terms(text)),
+        own_terms=tuple(terms(own_text)),
+        sides=sides,
+        weighted=tuple(weighted_terms(text, weights)) if weights else (),
+        own_weighted=tuple(weighted_terms(own_text, weights)) if weights else (),
+    )
+
+
+def need_of(text: str, has_sides: bool = False) -> Need:
+    """The kind of answer a question wants, first match in `NEEDS` order but comparisons
+    need two sides."""
+    if _DURATION.search(text):
+        return "duration"
+    if _COUNT.search(text):
+        return "count"
+    if has_sides:
+        return "comparison"
+    if _YES_NO.search(text) and not _WH.search(text.split()[0] if text.split() else ""):
+        return "yes_no"
+    if _LIST.search(text):
+        return "list"
+    return "general"
+
+
+def _sides(text: str) -> tuple[str, ...]:
+    """The two things a comparison sets side by side; () if it is not a comparison."""
+    if not _COMPARISON.search(text):
+        return ()
+    if match := _BETWEEN.search(text):  # "difference between X and Y", "compare X and Y"
+        parts = _JOIN.split(text[match.end() :], maxsplit=1)
+        sides = (_run(parts[0], first=True), _run(parts[1], first=True)) if len(parts) == 2 else ()
+    elif match := _VERSUS.search(text):  # "X vs Y", "X compared to Y", "X or Y"
+        sides = (_run(text[: match.start()], first=False), _run(text[match.end() :], first=True))
+    else:
+        sides = ()
+    return sides if len(sides) == 2 and all(sides) else ()
+
+
+def _run(text: str, first: bool) -> str:
+    """The first (or last) run of words in a text that are not asking words or punctuation:
+    "prereq for the prof lvl" -> "prof lvl" (last); "the devops one?" -> "devops" (first)."""
+    runs: list[list[str]] = [[]]
+    for word in text.split():
+        bare = word.strip("?,.!:;()'\"")
+        if not bare or _ASKING.fullmatch(bare):
+            runs.append([])
+            continue
+        runs[-1].append(bare)
+        if word[-1] in ",:;?!.":
+            runs.append([])
+    runs = [r for r in runs if r and terms(" ".join(r))]
+    if not runs:
+        return ""
+    return " ".join(runs[0] if first else runs[-1])
+
+
+_COMPARISON = re.compile(
+    r"\bvs\.?\b|\bversus\b|\bdiff(erence|erent|er|s)?\s+(between|from)\b"
+    r"|\bcompared?\b|\bwhich\b.*\bor\b|\bor\b.*\b(better|easier|harder|first)\b"
+    r"|\b(better|easier|harder)\b.*\bor\b",
+    re.IGNORECASE,
+)
+_BETWEEN = re.compile(r"\b(?:between|^\s*compare)\b", re.IGNORECASE)
+_VERSUS = re.compile(r"\s+(?:vs\.?|versus|compared?\s+(?:to|with)|or|from)\s+", re.IGNORECASE)
+_JOIN = re.compile(r"\s+(?:and|vs\.?|versus|or|with|to)\s+|,\s*", re.IGNORECASE)
+_ASKING = re.compile(
+    r"(what|whats|what's|wat|which|who|whos|who's|how|hows|how's|why|is|are|r|does|do|the|a|an"
+    r"|diff\w*|better|easier|harder|between|compare|compared|first|one|ones|for|each|of|in|me"
+    r"|tell|about|it|its|this|that|to|and|vs|versus|or|like|same|thing|actually|similar|names"
+    r"|but|so|ok|hey|quick|q|pls|please|really|exactly|just|i|my|should|take|get|focus)",
+    re.IGNORECASE,
+)

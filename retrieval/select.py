@@ -1,0 +1,262 @@
+"""Selection: which units of the retrieved passages to quote, by a learned score and the need.
+
+Every unit of every retrieved passage is a candidate. A logistic scorer (`retrieval/scorer.py`)
+rates each by the features in `UNIT_FEATURES`; the question's need then shapes the
+selection: a list gathers its items or matching rows, a comparison takes the best unit of
+each side, a count or duration needs a unit with a number, and a lead-in sentence that
+announces a list brings the list with it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ingest.units import Unit
+from retrieval.hybrid import ScoredChunk
+from retrieval.lexical import TermWeights, covered, terms
+from retrieval.question import Question
+from retrieval.scorer import Scorer
+
+UNIT_FEATURES = (
+    "unit_sim",
+    "unit_gap",
+    "chunk_sim",
+    "rank",
+    "bm25",
+    "own_coverage",
+    "context_coverage",
+    "number_need",
+    "list_need",
+    "lead_in",
+    "faq",
+)
+"""What the selection scorer sees of a unit:
+
+- `unit_sim`: cosine similarity of the unit (with its headings) to the question;
+- `unit_gap`: how far below the closest unit of all passages it is (0 for the closest);
+- `chunk_sim`: similarity of its whole chunk; `rank`: 1 / (1 + the chunk's fused rank);
+- `bm25`: its chunk's BM25 score over the best one's;
+- `own_coverage`, `context_coverage`: weighted share of the question's terms in the unit,
+  alone and with its headings;
+- `number_need`: +1 when a count or duration is asked and the unit has a number, -1 when
+  it has none, 0 for other questions; `list_need`: 1 when a list is asked and the unit is
+  a list item or a table row;
+- `lead_in`: 1 for a sentence that announces what follows ("The table below lists…");
+- `faq`: 1 for an FAQ answer.
+"""
+
+MAX_UNITS = 3
+PER_SIDE = 2
+_GENERIC = {"level", "path", "track", "lvl", "one", "cours", "certif", "certifi", "program"}
+MAX_LIST = 8
+_NUMBER = re.compile(
+    r"\b\d+\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|"
+    r"sixty|ninety|first|second|third|fourth|last|single|every)\b",
+    re.IGNORECASE,
+)
+_LEAD_IN = re.compile(
+    r":\s*$|\b(below|following|as follows)\b|\b(shows|lists|outlines|maps)\b.*\b(each|every)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A unit that may be quoted, with where it sits and how it scored.
+
+    Attributes:
+        unit: The unit.
+        passage: Index of its chunk among the retrieved passages.
+        features: The values of `UNIT_FEATURES`.
+        probability: The selection scorer's probability that it holds the answer.
+    """
+
+    unit: Unit
+    passage: int
+    features: dict[str, float]
+    probability: float = 0.0
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """Where the unit sits: (passage, order)."""
+        return self.passage, self.unit.order
+
+
+def candidates(
+    question: Question, passages: Sequence[ScoredChunk], weights: TermWeights
+) -> list[Candidate]:
+    """Every unit of every passage with its features (probability not yet set)."""
+    best_bm25 = max((p.bm25 or 0.0 for p in passages), default=0.0) or 1.0
+    closest = max((s for p in passages for _, s in p.units), default=0.0)
+    found = []
+    for index, passage in enumerate(passages):
+        heading = set(terms(passage.chunk.section))
+        for unit, similarity in passage.units or _plain_units(passage):
+            words = set(terms(unit.text))
+            features = {
+                "unit_sim": similarity,
+                "unit_gap": similarity - closest,
+                "chunk_sim": passage.dense or 0.0,
+                "rank": 1.0 / (1 + index),
+                "bm25": (passage.bm25 or 0.0) / best_bm25,
+                "own_coverage": covered(list(question.weighted), words),
+                "context_coverage": covered(list(question.weighted), words | heading),
+                "number_need": _number_need(question, unit),
+                "list_need": float(question.need == "list" and unit.kind in ("item", "row")),
+                "lead_in": float(is_lead_in(unit)),
+                "faq": float(unit.kind == "faq"),
+            }
+            found.append(Candidate(unit, index, features))
+    return found
+
+
+def select(
+    question: Question,
+    passages: Sequence[ScoredChunk],
+    weights: TermWeights,
+    scorer: Scorer,
+) -> list[Candidate]:
+    """The units to quote, the one that answers best first; empty when there are none."""
+    scored = [
+        Candidate(c.unit, c.passage, c.features, scorer.probability(c.features))
+        for c in candidates(question, passages, weights)
+    ]
+    if not scored:
+        return []
+    scored.sort(key=lambda c: (-c.probability, c.key))
+    best = scored[0]
+    if question.need in ("count", "duration") and not has_number(best.unit.text):
+        with_number = [c for c in scored if has_number(c.unit.text) and not is_lead_in(c.unit)]
+        if with_number and with_number[0].probability >= 0.5 * best.probability:
+            best = with_number[0]
+    if question.need == "comparison" and (sides := _each_side(question, scored)):
+        return sides
+    chosen = [best]
+    if is_lead_in(best.unit):
+        chosen += _announced(best, scored)
+    if question.need == "list":
+        chosen += _rest_of_list(best, scored)
+    if question.need not in ("count", "duration"):
+        room = (MAX_LIST if question.need == "list" else MAX_UNITS) - len(chosen)
+        chosen += _same_place(best, scored, room)
+    chosen += _adding(question, chosen, scored)
+    return _unique(chosen)
+
+
+def has_number(text: str) -> bool:
+    """Whether a text states a number, in digits or words ("two to three years")."""
+    return _NUMBER.search(text) is not None
+
+
+def is_lead_in(unit: Unit) -> bool:
+    """Whether a unit only announces what follows ("The table below lists…")."""
+    return unit.kind == "sentence" and _LEAD_IN.search(unit.text) is not None
+
+
+def _number_need(question: Question, unit: Unit) -> float:
+    if question.need not in ("count", "duration"):
+        return 0.0
+    return 1.0 if has_number(unit.text) else -1.0
+
+
+def _announced(lead: Candidate, scored: Sequence[Candidate]) -> list[Candidate]:
+    """The items or rows a lead-in sentence announces: those after it in its chunk or section."""
+    section = _section(lead, scored)
+    after = [
+        c
+        for c in scored
+        if c.unit.kind in ("item", "row")
+        and (c.passage == lead.passage and c.unit.order > lead.unit.order or c in section)
+    ]
+    return sorted(after, key=lambda c: c.key)[:MAX_LIST]
+
+
+def _rest_of_list(best: Candidate, scored: Sequence[Candidate]) -> list[Candidate]:
+    """The whole list a list question asks for: the best unit's list items, or the rows of
+    its table that score close to it."""
+    if best.unit.kind == "item":
+        items = [c for c in scored if c.passage == best.passage and c.unit.kind == "item"]
+        return sorted(items, key=lambda c: c.key)[:MAX_LIST]
+    if best.unit.kind == "row":
+        rows = [c for c in _section(best, scored) if c.probability >= 0.5 * best.probability]
+        return rows[:MAX_LIST]
+    return []
+
+
+def _same_place(best: Candidate, scored: Sequence[Candidate], room: int) -> list[Candidate]:
+    """Units of the best unit's chunk that score at least half as well: the rest of what
+    the section says about the question ("tell me about the SRE path")."""
+    if room <= 0 or best.unit.kind in ("row", "faq"):
+        return []
+    same = [
+        c
+        for c in scored
+        if c.passage == best.passage
+        and c.key != best.key
+        and c.probability >= 0.5 * best.probability
+        and not is_lead_in(c.unit)
+    ]
+    return same[:room]
+
+
+def _each_side(question: Question, scored: Sequence[Candidate]) -> list[Candidate]:
+    """For "X vs Y": the two best units about each side alone (a unit naming both sides
+    says what they share, not how they differ); empty unless both sides are found."""
+    chosen: list[Candidate] = []
+    for side in question.sides:
+        others = [o for o in question.sides if o != side]
+        own = [c for c in scored if _names(c, side) and not any(_names(c, o) for o in others)]
+        if not own:
+            return []
+        chosen += own[:PER_SIDE]
+    return chosen
+
+
+def _adding(
+    question: Question, chosen: Sequence[Candidate], scored: Sequence[Candidate]
+) -> list[Candidate]:
+    """Close runners-up that add asked-for terms the chosen units lack, up to `MAX_UNITS`."""
+    best = chosen[0]
+    covered = {t for c in chosen for t in terms(c.unit.text)}
+    added: list[Candidate] = []
+    for candidate in scored[1:]:
+        if len(chosen) + len(added) >= MAX_UNITS or candidate.probability < 0.8 * best.probability:
+            break
+        if candidate in chosen or is_lead_in(candidate.unit):
+            continue
+        words = set(terms(candidate.unit.text))
+        if set(question.terms) & (words - covered):
+            added.append(candidate)
+            covered |= words
+    return added
+
+
+def _section(of: Candidate, scored: Sequence[Candidate]) -> list[Candidate]:
+    """Table rows under the same heading as a unit, best first."""
+    return [c for c in scored if c.unit.kind == "row" and c.unit.section == of.unit.section]
+
+
+def _names(candidate: Candidate, side: str) -> bool:
+    """Whether a unit (or its own heading) names a side of a comparison."""
+    wanted = [t for t in terms(side) if t not in _GENERIC]
+    words = set(terms(candidate.unit.text)) | set(terms(candidate.unit.section.split(" > ")[-1]))
+    return bool(wanted) and all(t in words for t in wanted)
+
+
+def _unique(chosen: Sequence[Candidate]) -> list[Candidate]:
+    seen: set[tuple[int, int]] = set()
+    unique = []
+    for candidate in chosen:
+        if candidate.key not in seen:
+            seen.add(candidate.key)
+            unique.append(candidate)
+    return unique
+
+
+def _plain_units(passage: ScoredChunk) -> list[tuple[Unit, float]]:
+    """Units of a passage found without unit vectors (BM25 alone): similarity unknown."""
+    from ingest.units import split_units
+
+    return [(u, passage.dense or 0.0) for u in split_units(passage.chunk)]
