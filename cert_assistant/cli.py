@@ -13,6 +13,7 @@ from cert_assistant.errors import CertAssistantError, SettingsError
 from cert_assistant.settings import Settings
 
 RETRIEVERS = ("hybrid", "dense", "bm25")  # evals.RETRIEVERS; evals is imported only by `eval`
+SPLITS = ("dev", "test")  # evals.SPLITS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,17 +111,33 @@ def _parser() -> argparse.ArgumentParser:
         _eval,
         "Measure retrieval, answers, citations and refusals on a question set.",
     )
-    evaluate.add_argument(
+    cases = evaluate.add_mutually_exclusive_group()
+    cases.add_argument(
+        "--split",
+        action="append",
+        choices=SPLITS,
+        help="split to evaluate, evals/<split>.jsonl; repeat for several (default: all)",
+    )
+    cases.add_argument(
         "--dataset",
         type=Path,
         metavar="FILE.jsonl",
-        help="cases in the evals/DATASET.md format (default: evals/dataset.jsonl)",
+        help="cases in the evals/DATASET.md format, evaluated as one split named after the file",
     )
     evaluate.add_argument(
         "--retriever", choices=RETRIEVERS, default="hybrid", help="retriever to evaluate"
     )
     evaluate.add_argument(
-        "--compare", action="store_true", help="evaluate all three retrievers side by side"
+        "--compare",
+        action="store_true",
+        help="evaluate all three retrievers side by side, and print hybrid before (the "
+        "baseline) and after",
+    )
+    evaluate.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="FILE.json",
+        help="report to compare hybrid against (default: evals/baseline.json)",
     )
     evaluate.add_argument(
         "--report",
@@ -131,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--gate",
         action="store_true",
-        help="exit 1 when a hybrid metric is below its minimum in evals/thresholds.toml",
+        help="exit 1 when a hybrid metric of a split is below its minimum in evals/thresholds.toml",
     )
     evaluate.add_argument(
         "--thresholds", type=Path, metavar="FILE.toml", help="minimums for --gate"
@@ -267,22 +284,36 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     import evals
     from retrieval import make_assistant
 
-    dataset = args.dataset or evals.DEFAULT_DATASET
-    cases = evals.load_dataset(dataset)
+    if args.dataset:
+        splits = [evals.load_split(args.dataset)]
+    else:
+        splits = evals.load_splits(args.split or list(evals.SPLITS))
     thresholds = evals.load_thresholds(args.thresholds) if args.gate else {}
+    for split in splits if args.gate else []:
+        evals.minimums_for(split.name, thresholds)  # no minimums: say so before the run
+    comparing = args.compare or args.baseline is not None
+    baseline = evals.load_baseline(args.baseline) if comparing else None
     names = list(RETRIEVERS) if args.compare else [args.retriever]
-    if args.gate and evals.GATED not in names:
+    if (args.gate or comparing) and evals.GATED not in names:
         names.insert(0, evals.GATED)
     assistant = make_assistant(settings)
-    report = evals.evaluate(assistant, cases, names, dataset=dataset, progress=sys.stderr.isatty())
+    run = evals.evaluate(assistant, splits, names, progress=sys.stderr.isatty())
+    report = evals.build_report(run)
     print(evals.format_table(report))
     folder = args.report or settings.data_dir / "eval-report"
     evals.write_report(report, folder)
-    print(f"\n{len(cases)} cases in {report.seconds:.1f} s; report in {folder}/")
+    print(f"\n{evals.format_failing(report, listed_in_report=('dev',))}")
+    total = sum(split.cases for split in report.splits.values())
+    print(f"\n{total} cases in {report.seconds:.1f} s; report in {folder}/")
+    if comparing and baseline is None:
+        print(f"\nno baseline at {args.baseline or evals.DEFAULT_BASELINE}: before/after skipped")
+    elif comparing:
+        print(f"\n{evals.format_comparison(baseline, report.to_json())}")
     if not args.gate:
         return 0
-    shortfalls = evals.check_gate(report.retrievers[evals.GATED].metrics, thresholds)
-    print(evals.format_gate(shortfalls, thresholds))
+    metrics = {n: s.retrievers[evals.GATED].metrics for n, s in report.splits.items()}
+    shortfalls = evals.check_gate(metrics, thresholds)
+    print(f"\n{evals.format_gate(shortfalls, thresholds, list(metrics))}")
     return 1 if shortfalls else 0
 
 

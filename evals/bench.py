@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cert_assistant.settings import Settings
+from evals.dataset import SPLITS
 
-DATASET = Path(__file__).with_name("dataset.jsonl")
+DATASET = SPLITS["dev"]
 
 
 @dataclass(frozen=True)

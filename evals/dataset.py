@@ -1,16 +1,19 @@
-"""The evaluation cases: loading `evals/dataset.jsonl` and checking every field of every line."""
+"""The evaluation cases: the dev and test splits, loading a file and checking every line."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cert_assistant.errors import CertAssistantError
 
-DEFAULT_DATASET = Path(__file__).resolve().parent / "dataset.jsonl"
+HERE = Path(__file__).resolve().parent
+# dev: to tune and train on. test: frozen, never used for tuning, only to measure.
+SPLITS = {"dev": HERE / "dev.jsonl", "test": HERE / "test.jsonl"}
 FIELDS = ("id", "category", "question", "history", "expected_sections", "facts", "refuse")
 
 
@@ -46,6 +49,46 @@ class Case:
     expected_sections: tuple[Section, ...]
     facts: tuple[str, ...]
     refuse: bool
+
+
+@dataclass(frozen=True)
+class Split:
+    """A named set of cases evaluated and reported together.
+
+    Attributes:
+        name: `dev`, `test`, or the stem of a file given with `--dataset`.
+        path: The file the cases were read from.
+        cases: The cases, in file order.
+    """
+
+    name: str
+    path: Path
+    cases: tuple[Case, ...]
+
+
+def load_split(path: Path, name: str | None = None) -> Split:
+    """Read one case file as a split, named after the file's stem unless a name is given.
+
+    Args:
+        path: The `.jsonl` file (format: `evals/DATASET.md`).
+        name: The split's name; `mine.jsonl` is the split `mine` when None.
+
+    Raises:
+        DatasetError: As for `load_dataset`.
+    """
+    return Split(name or Path(path).stem, Path(path), tuple(load_dataset(path)))
+
+
+def load_splits(names: Sequence[str] = tuple(SPLITS)) -> list[Split]:
+    """The shipped splits by name (`SPLITS`), in the order given.
+
+    Raises:
+        DatasetError: A name is not a split, or its file is unreadable or malformed.
+    """
+    unknown = [n for n in names if n not in SPLITS]
+    if unknown:
+        raise DatasetError(f"Unknown split {unknown[0]!r}; choose from {', '.join(SPLITS)}.")
+    return [load_split(SPLITS[name], name) for name in dict.fromkeys(names)]
 
 
 def load_dataset(path: Path) -> list[Case]:
@@ -174,3 +217,50 @@ def _history(turns: list[Any]) -> tuple[dict[str, str], ...]:
     if len(turns) % 2:
         raise ValueError("field 'history': must end with an assistant turn (user/assistant pairs)")
     return tuple(dict(turn) for turn in turns)
+
+
+def knowledge_problems(cases: list[Case], knowledge: Path = Path("knowledge")) -> list[str]:
+    """What in the cases does not match the knowledge base, one line a problem.
+
+    Every expected section must exist, and every fact must be stated in at least one of
+    them (a case about two sections may take one fact from each).
+
+    Args:
+        cases: Cases to check.
+        knowledge: The knowledge folder as ingested.
+    """
+    from evals.metrics import fact_found
+    from ingest import load_documents, split_documents
+
+    texts: dict[tuple[str, str], str] = {}
+    for chunk in split_documents(load_documents([knowledge]).documents):
+        key = (chunk.source, chunk.anchor)
+        texts[key] = texts.get(key, "") + "\n" + chunk.text
+    problems = []
+    for case in cases:
+        found = []
+        for section in case.expected_sections:
+            text = texts.get((section.source, section.anchor))
+            if text is None:
+                problems.append(f"{case.id}: no section {section.doc_id}")
+            else:
+                found.append(text)
+        problems += [
+            f"{case.id}: fact {fact!r} is in none of its expected sections"
+            for fact in case.facts
+            if found and not any(fact_found(fact, text) for text in found)
+        ]
+    return problems
+
+
+if __name__ == "__main__":  # python -m evals.dataset FILE... checks case files
+    import sys
+
+    found = []
+    for name in sys.argv[1:]:
+        try:
+            found += knowledge_problems(load_dataset(Path(name)))
+        except DatasetError as error:
+            found.append(str(error))
+    print("\n".join(found) or "all cases match the knowledge base")
+    sys.exit(1 if found else 0)

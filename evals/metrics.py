@@ -1,4 +1,4 @@
-"""The measures: retrieval (via ranx), facts, citations, refusals and latency percentiles.
+"""The measures: retrieval (via ranx), facts, accuracy, citations, refusals and latency percentiles.
 
 Everything here is a pure function of rankings, answers and expectations, so each can be
 checked by hand on a tiny example.
@@ -15,6 +15,15 @@ from dataclasses import dataclass
 from retrieval.lexical import terms
 
 RETRIEVAL_METRICS = ("hit_rate@1", "hit_rate@5", "recall@5", "mrr@10", "ndcg@10")
+ANSWER_METRICS = ("fact_recall", "citation_precision", "citation_coverage")
+REFUSAL_METRICS = ("refusal_precision", "refusal_recall")
+LATENCY_METRICS = ("ask_p50_ms", "ask_p95_ms", "retrieval_p50_ms", "retrieval_p95_ms")
+QUALITY_METRICS = ("accuracy", *RETRIEVAL_METRICS, *ANSWER_METRICS, *REFUSAL_METRICS)
+METRICS = QUALITY_METRICS + LATENCY_METRICS
+# The metrics reported with a bootstrap 95% interval.
+HEADLINE_METRICS = (
+    "accuracy", "fact_recall", "refusal_precision", "refusal_recall", "hit_rate@5", "mrr@10"
+)  # fmt: skip
 MIN_SUPPORT = 0.5
 
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -82,15 +91,46 @@ def fact_found(fact: str, text: str) -> bool:
     return fact.lower() in text.lower()
 
 
-def fact_recall(facts: Sequence[str], text: str) -> float:
-    """Share of the facts the text states (1.0 when there are none to state).
+def fact_grounded(fact: str, answer: str, quotes: Iterable[str]) -> bool:
+    """Whether an answer states a fact *and* one of its citations' quotes states it too.
 
-    >>> fact_recall(["DVC", "Feast", "Kubeflow"], "DVC and Feast")
+    A fact the answer states but no quote backs is not counted: it may be made up.
+
+    >>> fact_grounded("Feast", "Labs use Feast. [1]", ["The labs use DVC and Feast."])
+    True
+    >>> fact_grounded("Feast", "Labs use Feast. [1]", ["The labs use DVC."])
+    False
+    """
+    return fact_found(fact, answer) and any(fact_found(fact, quote) for quote in quotes)
+
+
+def fact_recall(facts: Sequence[str], answer: str, quotes: Iterable[str]) -> float:
+    """Share of the facts that the answer states and a cited quote states too (1.0 when
+    there are none to state).
+
+    >>> fact_recall(["DVC", "Feast", "Kubeflow"], "DVC and Feast", ["DVC, Feast, Kubeflow"])
     0.6666666666666666
+    >>> fact_recall(["DVC", "Feast"], "DVC and Feast", ["DVC only"])
+    0.5
     """
     if not facts:
         return 1.0
-    return sum(fact_found(f, text) for f in facts) / len(facts)
+    quotes = list(quotes)
+    return sum(fact_grounded(f, answer, quotes) for f in facts) / len(facts)
+
+
+def case_accuracy(refuse: bool, refused: bool, facts_grounded: Sequence[bool]) -> float:
+    """1.0 when a case was handled right, else 0.0: a refuse case refused, or an answerable
+    case answered with every fact in the answer and in a cited quote.
+
+    >>> case_accuracy(True, True, []), case_accuracy(False, False, [True, True])
+    (1.0, 1.0)
+    >>> case_accuracy(False, True, []), case_accuracy(False, False, [True, False])
+    (0.0, 0.0)
+    """
+    if refuse or refused:
+        return float(refuse and refused)
+    return float(all(facts_grounded))
 
 
 def sentences(answer: str) -> list[str]:

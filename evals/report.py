@@ -1,159 +1,156 @@
-"""The report: metrics per retriever and per category, as a table, JSON, Markdown and a chart."""
+"""The report: metrics per split, per retriever and per category, built from a run's results.
+
+Metrics (definitions in `evals/DATASET.md`, "How a case is judged"):
+
+- `accuracy`: share of cases handled right: a refuse case refused, or an answerable case
+  answered with every fact stated in the answer *and* in the quote of one of its citations.
+- retrieval (`hit_rate@1` ... `ndcg@10`, by ranx): over answerable cases.
+- `fact_recall`: over answerable cases, the share of facts stated in the answer and in a
+  cited quote (a refused answer states none).
+- `citation_precision`, `citation_coverage`: pooled over all answers given.
+- `refusal_precision`, `refusal_recall`: over all cases, "refuse" being the positive class.
+- latencies: percentiles over all cases.
+
+The headline metrics (`HEADLINE_METRICS`) also get a bootstrap 95% interval per split.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from evals.metrics import RETRIEVAL_METRICS, mean, percentile, ratio, refusal_scores
+from evals.bootstrap import Interval, bootstrap_intervals
+from evals.failures import problems
+from evals.metrics import (
+    HEADLINE_METRICS,
+    METRICS,
+    QUALITY_METRICS,
+    RETRIEVAL_METRICS,
+    mean,
+    percentile,
+    ratio,
+    refusal_scores,
+)
+from evals.results import CaseResult, Run
 
-if TYPE_CHECKING:
-    from evals.runner import CaseResult
-
-ANSWER_METRICS = ("fact_recall", "citation_precision", "citation_coverage")
-REFUSAL_METRICS = ("refusal_precision", "refusal_recall")
-LATENCY_METRICS = ("ask_p50_ms", "ask_p95_ms", "retrieval_p50_ms", "retrieval_p95_ms")
-QUALITY_METRICS = RETRIEVAL_METRICS + ANSWER_METRICS + REFUSAL_METRICS
-METRICS = QUALITY_METRICS + LATENCY_METRICS
+__all__ = ["HEADLINE_METRICS", "METRICS", "QUALITY_METRICS", "Report", "build_report"]
 
 
 @dataclass
 class RetrieverReport:
-    """Results of one retriever: overall and per-category metrics, and every case."""
+    """Results of one retriever on one split: overall and per-category metrics, every case.
+
+    Attributes:
+        metrics: Metric (`METRICS`) → value, None where undefined.
+        intervals: Headline metric → bootstrap 95% interval `(low, high)`, None where undefined.
+        categories: Category → metric → value.
+        cases: Every case's result, in case order.
+        seconds: Time spent answering and ranking.
+    """
 
     metrics: dict[str, float | None]
+    intervals: dict[str, Interval | None]
     categories: dict[str, dict[str, float | None]]
     cases: list[CaseResult]
     seconds: float = 0.0
 
 
 @dataclass
-class Report:
-    """Results of one evaluation run, keyed by retriever name."""
+class SplitReport:
+    """Results of one split: where its cases came from, and each retriever's results."""
 
     dataset: str
-    created_at: str
     cases: int
     retrievers: dict[str, RetrieverReport] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    """Results of one evaluation run, keyed by split and then by retriever."""
+
+    created_at: str
+    splits: dict[str, SplitReport] = field(default_factory=dict)
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        """Everything, for `report.json`."""
-        return asdict(self)
+        """Everything, for `report.json`; each case also carries its accuracy and problems."""
+        data = asdict(self)
+        for name, split in self.splits.items():
+            for retriever, result in split.retrievers.items():
+                cases = data["splits"][name]["retrievers"][retriever]["cases"]
+                for record, case in zip(cases, result.cases, strict=True):
+                    record["accuracy"] = case.accuracy
+                    record["problems"] = problems(case)
+        return data
+
+
+def build_report(run: Run) -> Report:
+    """Summarise a run: metrics per split, retriever and category, with intervals."""
+    report = Report(run.created_at, seconds=run.seconds)
+    for name, by_retriever in run.results.items():
+        count = len(next(iter(by_retriever.values()), []))
+        split = SplitReport(run.datasets.get(name, ""), count)
+        for retriever, results in by_retriever.items():
+            split.retrievers[retriever] = retriever_report(results)
+        report.splits[name] = split
+    return report
+
+
+def retriever_report(results: Sequence[CaseResult]) -> RetrieverReport:
+    """Overall metrics with intervals, and per-category metrics, of one retriever's results."""
+    categories: dict[str, list[CaseResult]] = {}
+    for result in results:
+        categories.setdefault(result.category, []).append(result)
+    intervals = bootstrap_intervals(
+        len(results), lambda drawn: headline([results[i] for i in drawn]), HEADLINE_METRICS
+    )
+    seconds = sum(r.ask_ms + (r.retrieval_ms or 0.0) for r in results) / 1000
+    return RetrieverReport(
+        summarize(results),
+        intervals,
+        {c: summarize(rs) for c, rs in categories.items()},
+        list(results),
+        seconds,
+    )
+
+
+def headline(results: Sequence[CaseResult]) -> dict[str, float | None]:
+    """The metrics of `HEADLINE_METRICS` (cheap enough to recompute for every bootstrap draw)."""
+    answerable = [r for r in results if not r.refuse]
+    ranked = [r.retrieval for r in answerable if r.retrieval]
+    precision, recall = refusal_scores([r.refuse for r in results], [r.refused for r in results])
+    return {
+        "accuracy": mean(r.accuracy for r in results),
+        "fact_recall": mean(_share(r.facts_found) for r in answerable),
+        "refusal_precision": precision,
+        "refusal_recall": recall,
+        "hit_rate@5": mean(scores["hit_rate@5"] for scores in ranked),
+        "mrr@10": mean(scores["mrr@10"] for scores in ranked),
+    }
 
 
 def summarize(results: Sequence[CaseResult]) -> dict[str, float | None]:
-    """Every metric of `METRICS` over some case results (None where it is undefined).
-
-    Retrieval metrics and fact recall average over answerable cases (a refused answer
-    states no facts); citation metrics pool all answers given; refusal metrics use all.
-    """
+    """Every metric of `METRICS` over some case results (None where it is undefined)."""
     answerable = [r for r in results if not r.refuse]
     answered = [r for r in results if not r.refused]
-    summary: dict[str, float | None] = {
-        m: mean(r.retrieval[m] for r in answerable if r.retrieval) for m in RETRIEVAL_METRICS
-    }
-    summary["fact_recall"] = mean(_share(r.facts_found) for r in answerable)
+    summary = headline(results)
+    for metric in RETRIEVAL_METRICS:
+        summary[metric] = mean(r.retrieval[metric] for r in answerable if r.retrieval)
     summary["citation_precision"] = ratio(
         sum(r.supported for r in answered), sum(r.citations for r in answered)
     )
     summary["citation_coverage"] = ratio(
         sum(r.covered for r in answered), sum(r.sentences for r in answered)
     )
-    precision, recall = refusal_scores([r.refuse for r in results], [r.refused for r in results])
-    summary["refusal_precision"], summary["refusal_recall"] = precision, recall
     asks = [r.ask_ms for r in results]
     retrievals = [r.retrieval_ms for r in results if r.retrieval_ms is not None]
     summary["ask_p50_ms"], summary["ask_p95_ms"] = percentile(asks, 50), percentile(asks, 95)
     summary["retrieval_p50_ms"] = percentile(retrievals, 50)
     summary["retrieval_p95_ms"] = percentile(retrievals, 95)
-    return summary
-
-
-def retriever_report(results: list[CaseResult], seconds: float = 0.0) -> RetrieverReport:
-    """Overall and per-category metrics of one retriever's results."""
-    categories: dict[str, list[CaseResult]] = {}
-    for result in results:
-        categories.setdefault(result.category, []).append(result)
-    return RetrieverReport(
-        summarize(results), {c: summarize(rs) for c, rs in categories.items()}, results, seconds
-    )
-
-
-def format_value(metric: str, value: float | None) -> str:
-    """A metric for people: scores with 3 decimals, latencies in milliseconds.
-
-    >>> format_value("mrr@10", 0.81234), format_value("ask_p50_ms", 12.34), format_value("x", None)
-    ('0.812', '12.3 ms', 'n/a')
-    """
-    if value is None:
-        return "n/a"
-    return f"{value:.1f} ms" if metric.endswith("_ms") else f"{value:.3f}"
-
-
-def format_table(report: Report, metrics: Iterable[str] = METRICS) -> str:
-    """The metrics as a text table, one column per retriever."""
-    names = list(report.retrievers)
-    rows = [["metric", *names]]
-    rows += [
-        [m, *(format_value(m, report.retrievers[n].metrics.get(m)) for n in names)] for m in metrics
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def to_markdown(report: Report, chart: str | None = None) -> str:
-    """The report as Markdown: overall table, per-category tables, and cases that failed."""
-    names = list(report.retrievers)
-    lines = [
-        "# Evaluation report",
-        "",
-        f"Dataset `{report.dataset}`: {report.cases} cases; run {report.created_at} "
-        f"in {report.seconds:.1f} s.",
-        "",
-        _markdown_table(
-            ["metric", *names],
-            [
-                [m, *(format_value(m, report.retrievers[n].metrics.get(m)) for n in names)]
-                for m in METRICS
-            ],
-        ),
-    ]
-    if chart:
-        lines += ["", f"![metrics per retriever and category]({chart})"]
-    for name, result in report.retrievers.items():
-        lines += ["", f"## {name}: per category", ""]
-        columns = [*QUALITY_METRICS, "ask_p50_ms"]
-        rows = [
-            [
-                category,
-                str(sum(r.category == category for r in result.cases)),
-                *(format_value(m, values.get(m)) for m in columns),
-            ]
-            for category, values in sorted(result.categories.items())
-        ]
-        lines.append(_markdown_table(["category", "cases", *columns], rows))
-        lines += [
-            "",
-            "In a category of answerable cases every refusal is a false one, so its refusal "
-            "precision is 0.000 when anything was refused and n/a when nothing was.",
-        ]
-        misses = [_miss(r) for r in result.cases]
-        misses = [m for m in misses if m]
-        lines += ["", f"### {name}: cases to look at ({len(misses)})", ""]
-        lines += [f"- {m}" for m in misses] or ["None."]
-    return "\n".join(lines) + "\n"
+    return {metric: summary[metric] for metric in METRICS}
 
 
 def write_report(report: Report, folder: Path) -> list[Path]:
@@ -163,6 +160,7 @@ def write_report(report: Report, folder: Path) -> list[Path]:
         The paths written.
     """
     from evals.chart import plot_report
+    from evals.tables import to_markdown
 
     folder.mkdir(parents=True, exist_ok=True)
     json_path, md_path, png_path = (folder / f"report.{x}" for x in ("json", "md", "png"))
@@ -176,23 +174,3 @@ def write_report(report: Report, folder: Path) -> list[Path]:
 
 def _share(found: list[bool]) -> float:
     return sum(found) / len(found) if found else 1.0
-
-
-def _miss(result: CaseResult) -> str:
-    """What went wrong with a case, in a few words, or "" when nothing did."""
-    problems = []
-    if result.refuse != result.refused:
-        problems.append("refused" if result.refused else "answered instead of refusing")
-    if result.retrieval and not result.retrieval.get("hit_rate@5"):
-        problems.append("no expected section in the top 5")
-    if not result.refuse and not result.refused and not all(result.facts_found):
-        problems.append(f"facts {sum(result.facts_found)}/{len(result.facts_found)}")
-    if not problems:
-        return ""
-    return f"`{result.id}` ({result.category}): {', '.join(problems)}; query: {result.query!r}"
-
-
-def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)

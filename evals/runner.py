@@ -1,16 +1,16 @@
-"""Running the cases: each retriever answers every case, and each reply is judged."""
+"""Running the cases: each retriever answers every case of every split, and each reply is judged."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cert_assistant.errors import QuestionError
-from evals.dataset import Case, DatasetError
+from evals.dataset import Case, DatasetError, Split
 from evals.metrics import (
     check_citations,
     fact_found,
@@ -18,34 +18,11 @@ from evals.metrics import (
     ranked_doc_ids,
     retrieval_scores,
 )
+from evals.results import CaseResult, Run
 from retrieval import Assistant, HybridRetriever
-
-if TYPE_CHECKING:
-    from evals.report import Report
 
 RETRIEVERS = ("hybrid", "dense", "bm25")
 RUN_DEPTH = 10  # chunks retrieved per question for the retrieval metrics
-
-
-@dataclass
-class CaseResult:
-    """What one retriever's assistant did with one case, and how it was judged."""
-
-    id: str
-    category: str
-    refuse: bool
-    refused: bool
-    answer: str
-    query: str
-    ask_ms: float
-    facts_found: list[bool] = field(default_factory=list)
-    citations: int = 0
-    supported: int = 0
-    sentences: int = 0
-    covered: int = 0
-    ranking: list[str] = field(default_factory=list)
-    retrieval_ms: float | None = None
-    retrieval: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,47 +42,48 @@ class Variant:
 
 def evaluate(
     assistant: Assistant,
-    cases: Sequence[Case],
+    splits: Sequence[Split],
     retrievers: Sequence[str] = ("hybrid",),
     *,
-    dataset: str | Path = "",
     progress: bool = False,
-) -> Report:
-    """Run the cases through each retriever and measure everything.
+) -> Run:
+    """Run every split's cases through each retriever and judge every reply.
 
     The assistant (its model, store and index) is built once by the caller and shared
-    by every retriever.
+    by every retriever and split.
 
     Args:
         assistant: The assistant under test.
-        cases: The evaluation cases.
+        splits: The splits to evaluate, in the order to report them.
         retrievers: Names from `RETRIEVERS`, in the order to report them.
-        dataset: Where the cases came from, for the report.
         progress: Show a progress bar on stderr.
 
     Returns:
-        The report, with metrics per retriever and per category.
+        The judged results per split and retriever (summarise with `evals.build_report`).
 
     Raises:
         DatasetError: The assistant rejects a case.
-        ValueError: A retriever name is unknown.
+        ValueError: A retriever name is unknown, or no split has a case.
     """
     from tqdm import tqdm
 
-    from evals.report import Report, retriever_report
-
+    cases = [case for split in splits for case in split.cases]
+    if not cases:
+        raise ValueError("no cases to evaluate")
     started = time.perf_counter()
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    report = Report(str(dataset), created, len(cases))
     chunk_texts = indexed_texts(assistant)
     variants = make_variants(assistant, retrievers)
+    for variant in variants:
+        warm_up(variant, cases[0])
+    run = Run({}, {s.name: _display(s.path) for s in splits}, created)
     with tqdm(total=len(cases) * len(variants), disable=not progress, unit="answer") as bar:
-        results = run_variants(variants, cases, chunk_texts, progress=bar.update)
-    for name, variant_results in results.items():
-        seconds = sum(r.ask_ms + (r.retrieval_ms or 0.0) for r in variant_results) / 1000
-        report.retrievers[name] = retriever_report(variant_results, seconds)
-    report.seconds = time.perf_counter() - started
-    return report
+        for split in splits:
+            run.results[split.name] = run_variants(
+                variants, split.cases, chunk_texts, progress=bar.update
+            )
+    run.seconds = time.perf_counter() - started
+    return run
 
 
 def make_variants(assistant: Assistant, names: Sequence[str]) -> list[Variant]:
@@ -154,8 +132,6 @@ def run_variants(
     Raises:
         DatasetError: The assistant rejects a case's question or history.
     """
-    for variant in variants:
-        warm_up(variant, cases[0])
     results: dict[str, list[CaseResult]] = {v.name: [] for v in variants}
     for case in cases:
         for variant in variants:
@@ -181,11 +157,27 @@ def run_case(
         raise DatasetError(f"case {case.id!r}: {error}") from error
     ask_ms = (time.perf_counter() - started) * 1000
     result = CaseResult(
-        case.id, case.category, case.refuse, answer.refused, answer.answer, answer.query, ask_ms
+        case.id,
+        case.category,
+        case.refuse,
+        answer.refused,
+        answer.answer,
+        answer.query,
+        ask_ms,
+        question=case.question,
+        last_turn=_last_turn(case),
+        expected_sections=[s.doc_id for s in case.expected_sections],
+        facts=list(case.facts),
     )
-    if not answer.refused:
-        result.facts_found = [fact_found(f, answer.answer) for f in case.facts]
+    if answer.refused:
+        result.facts_in_answer = [False] * len(case.facts)
+        result.facts_in_quotes = [False] * len(case.facts)
+    else:
         quotes = {c.n: c.text for c in answer.citations}
+        result.facts_in_answer = [fact_found(f, answer.answer) for f in case.facts]
+        result.facts_in_quotes = [
+            any(fact_found(f, quote) for quote in quotes.values()) for f in case.facts
+        ]
         verbatim = {
             c.n: is_verbatim(c.text, chunk_texts.get((c.source, _anchor(c.url)), []))
             for c in answer.citations
@@ -193,8 +185,6 @@ def run_case(
         check = check_citations(answer.answer, quotes, verbatim)
         result.citations, result.supported = check.citations, check.supported
         result.sentences, result.covered = check.sentences, check.covered
-    else:
-        result.facts_found = [False] * len(case.facts)
     if not case.refuse:
         started = time.perf_counter()
         result.ranking = variant.rank(answer.query or case.question)
@@ -238,3 +228,18 @@ def _langchain_rank(retriever: HybridRetriever) -> Callable[[str], list[str]]:
 
 def _anchor(url: str) -> str:
     return url.rsplit("#", 1)[-1] if "#" in url else ""
+
+
+def _last_turn(case: Case) -> str:
+    if not case.history:
+        return ""
+    turn = case.history[-1]
+    return f"{turn['role']}: {turn['content']}"
+
+
+def _display(path: Path) -> str:
+    """A dataset path as people want to read it: relative to the working folder if inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,10 +1,11 @@
 """Grid search of the refusal thresholds (`min_dense`, `min_coverage`, `strong_dense`).
 
-Run `python -m evals.tune [--dataset FILE]`. Each pair is scored by the mean of refusal F1
-(over all cases) and fact recall (over answerable cases; a refusal states no facts). Retrieval
-does not depend on the thresholds, so it runs once per question and only the answering step
-is repeated per pair. The search uses the extractive answerer: with an LLM configured, the
-thresholds only matter when the LLM is bypassed.
+Run `python -m evals.tune [--dataset FILE]`, on the dev split by default; the test split is
+frozen and refused. Each pair is scored by the mean of refusal F1 (over all cases) and fact
+recall (over answerable cases: a fact counts when the answer and one of its cited quotes state
+it; a refusal states none). Retrieval does not depend on the thresholds, so it runs once per
+question and only the answering step is repeated per pair. The search uses the extractive
+answerer: with an LLM configured, the thresholds only matter when the LLM is bypassed.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Any
 
 from cert_assistant.errors import CertAssistantError
 from cert_assistant.settings import Settings
-from evals.dataset import DEFAULT_DATASET, Case, load_dataset
-from evals.metrics import f1, fact_found, mean, refusal_scores
+from evals.dataset import SPLITS, Case, DatasetError, load_dataset
+from evals.metrics import f1, fact_recall, mean, refusal_scores
 from retrieval import Assistant
 
 
@@ -165,7 +166,9 @@ def grid(spec: str) -> list[float]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the grid search and print the table and the recommended pair."""
     parser = argparse.ArgumentParser(prog="python -m evals.tune", description=__doc__)
-    parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="eval cases")
+    parser.add_argument(
+        "--dataset", type=Path, default=SPLITS["dev"], help="eval cases (default: the dev split)"
+    )
     parser.add_argument("--min-dense", default="0.15:0.5:0.025", help="START:STOP:STEP or list")
     parser.add_argument("--min-coverage", default="0.3:0.8:0.05", help="START:STOP:STEP or list")
     parser.add_argument("--strong-dense", default="0.55:0.8:0.05", help="START:STOP:STEP or list")
@@ -174,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     settings = Settings()
     try:
+        if args.dataset.resolve() == SPLITS["test"]:
+            raise DatasetError("The test split is frozen: never tune on it; tune on dev.")
         cases = load_dataset(args.dataset)
         assistant = make_assistant(settings)
         current_pair = (settings.min_dense, settings.min_coverage, settings.strong_dense)
@@ -196,8 +201,8 @@ def _trial(assistant: Assistant, cases: Sequence[Case]) -> Trial:
         answer = assistant.ask(case.question, list(case.history))
         refused.append(answer.refused)
         if not case.refuse:
-            found = [not answer.refused and fact_found(f, answer.answer) for f in case.facts]
-            recalls.append(sum(found) / len(found))
+            quotes = [] if answer.refused else [c.text for c in answer.citations]
+            recalls.append(fact_recall(case.facts, answer.answer, quotes))
     expected = [c.refuse for c in cases]
     precision, recall = refusal_scores(expected, refused)
     pairs = list(zip(expected, refused, strict=True))

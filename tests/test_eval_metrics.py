@@ -1,18 +1,28 @@
-"""Eval metrics on tiny hand-made runs whose values are worked out by hand, and dataset checks."""
+"""Eval metrics on tiny hand-made runs whose values are worked out by hand: strict facts,
+accuracy, bootstrap intervals, the report per split, failing cases, before/after, and the
+shipped splits."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
 
-from evals.dataset import DEFAULT_DATASET, DatasetError, load_dataset
+from evals.bootstrap import bootstrap_intervals
+from evals.compare import BaselineError, format_comparison, load_baseline
+from evals.dataset import SPLITS, DatasetError, load_dataset, load_split, load_splits
+from evals.failures import format_failure, problems
 from evals.metrics import (
+    HEADLINE_METRICS,
+    METRICS,
+    case_accuracy,
     check_citations,
     f1,
     fact_found,
+    fact_grounded,
     fact_recall,
     is_verbatim,
     markers,
@@ -23,8 +33,9 @@ from evals.metrics import (
     sentences,
     supports,
 )
-from evals.report import format_table, retriever_report, summarize, to_markdown
-from evals.runner import CaseResult
+from evals.report import Report, build_report, retriever_report, summarize
+from evals.results import CaseResult, Run
+from evals.tables import format_failing, format_table, to_markdown
 from ingest import load_documents, split_documents
 
 # --- retrieval (ranx) ----------------------------------------------------------------------------
@@ -101,12 +112,38 @@ def test_re_facts_are_case_insensitive_regular_expressions():
     assert not fact_found(fact, "Renew every 5 years.")
 
 
-def test_fact_recall_is_the_share_of_facts_stated():
+def test_fact_recall_is_the_share_of_facts_stated_in_the_answer_and_in_a_cited_quote():
     facts = ["Foundation", "Professional", "re:Advanced|Specialist"]
-    assert fact_recall(facts, "Foundation, then Professional, then Advanced.") == 1.0
-    assert fact_recall(facts, "Start with Foundation.") == pytest.approx(1 / 3)
-    assert fact_recall(facts, "") == 0.0
-    assert fact_recall([], "anything") == 1.0
+    quotes = ["Take Foundation first.", "Then Professional, then Advanced."]
+    assert fact_recall(facts, "Foundation, then Professional, then Advanced.", quotes) == 1.0
+    assert fact_recall(facts, "Start with Foundation.", quotes) == pytest.approx(1 / 3)
+    assert fact_recall(facts, "", quotes) == 0.0
+    assert fact_recall([], "anything", []) == 1.0
+
+
+def test_a_fact_in_the_answer_but_in_no_quote_does_not_count():
+    answer = "The labs use DVC and Feast. [1]"
+
+    assert fact_found("Feast", answer)
+    assert not fact_grounded("Feast", answer, ["The labs use DVC for data versioning."])
+    assert fact_grounded("Feast", answer, ["DVC.", "Feast is the feature store."])
+    assert not fact_grounded("Feast", "The labs use DVC. [1]", ["Feast is the feature store."])
+    assert fact_recall(["DVC", "Feast"], answer, ["The labs use DVC."]) == 0.5
+    assert fact_recall(["DVC"], answer, []) == 0.0  # no citations: nothing is grounded
+
+
+@pytest.mark.parametrize(
+    ("refuse", "refused", "grounded", "accuracy"),
+    [
+        (True, True, [], 1.0),  # refused what it should
+        (True, False, [], 0.0),  # answered instead of refusing
+        (False, True, [False], 0.0),  # refused an answerable case
+        (False, False, [True, True], 1.0),  # every fact in the answer and a quote
+        (False, False, [True, False], 0.0),  # one fact short
+    ],
+)
+def test_accuracy_is_one_only_for_a_case_handled_right(refuse, refused, grounded, accuracy):
+    assert case_accuracy(refuse, refused, grounded) == accuracy
 
 
 # --- citations -----------------------------------------------------------------------------------
@@ -213,36 +250,49 @@ def test_percentiles_interpolate_and_handle_edges():
 
 # --- aggregation ---------------------------------------------------------------------------------
 
+RETRIEVED = {"hit_rate@1": 1.0, "hit_rate@5": 1.0, "recall@5": 1.0, "mrr@10": 1.0, "ndcg@10": 1.0}
+MISSED = dict.fromkeys(RETRIEVED, 0.0)
+
 
 def result(case_id: str, category: str, refuse: bool, refused: bool, **fields) -> CaseResult:
-    return CaseResult(case_id, category, refuse, refused, "answer", "query", 10.0, **fields)
+    fields.setdefault("answer", "answer")
+    fields.setdefault("question", f"question {case_id}?")
+    if not refuse:
+        facts = fields.setdefault("facts", ["fact"])
+        fields.setdefault("facts_in_answer", [not refused] * len(facts))
+        fields.setdefault("facts_in_quotes", [not refused] * len(facts))
+        fields.setdefault("expected_sections", ["faq.md#a"])
+        fields.setdefault("retrieval", RETRIEVED)
+        fields.setdefault("retrieval_ms", 10.0)
+    answer = fields.pop("answer")
+    return CaseResult(case_id, category, refuse, refused, answer, "query", 10.0, **fields)
 
 
 def test_summary_pools_citations_and_counts_refused_answers_as_stating_no_facts():
-    retrieval = {"hit_rate@1": 1.0, "hit_rate@5": 1.0, "recall@5": 1.0, "mrr@10": 1.0,
-                 "ndcg@10": 1.0}  # fmt: skip
-    missed = dict.fromkeys(retrieval, 0.0)
     results = [
         result(
             "a",
             "faq",
             False,
             False,
-            facts_found=[True, False],
+            facts=["DVC", "Feast"],
+            facts_in_answer=[True, True],
+            facts_in_quotes=[True, False],  # Feast is said but no quote backs it
             citations=2,
             supported=2,
             sentences=2,
             covered=1,
-            retrieval=retrieval,
             retrieval_ms=5.0,
-        ),  # fmt: skip
-        result("b", "faq", False, True, facts_found=[False], retrieval=missed, retrieval_ms=15.0),
+        ),
+        result("b", "faq", False, True, retrieval=MISSED, retrieval_ms=15.0),
         result("c", "off_topic", True, True),
         result("d", "off_topic", True, False, citations=1, supported=0, sentences=1, covered=0),
     ]
 
     summary = summarize(results)
 
+    assert [r.accuracy for r in results] == [0.0, 0.0, 1.0, 0.0]
+    assert summary["accuracy"] == 0.25
     assert summary["hit_rate@1"] == summary["mrr@10"] == 0.5
     assert summary["fact_recall"] == pytest.approx((0.5 + 0.0) / 2)
     assert summary["citation_precision"] == pytest.approx(2 / 3)
@@ -250,27 +300,238 @@ def test_summary_pools_citations_and_counts_refused_answers_as_stating_no_facts(
     assert (summary["refusal_precision"], summary["refusal_recall"]) == (0.5, 0.5)
     assert summary["ask_p50_ms"] == 10.0
     assert summary["retrieval_p50_ms"] == 10.0
+    assert list(summary) == list(METRICS)
 
     report = retriever_report(results)
     assert set(report.categories) == {"faq", "off_topic"}
     assert report.categories["off_topic"]["hit_rate@1"] is None
     assert report.categories["off_topic"]["refusal_recall"] == 0.5
+    assert report.categories["off_topic"]["accuracy"] == 0.5
 
 
-def test_tables_show_every_retriever_side_by_side():
-    from evals.report import Report
+def mixed_results() -> list[CaseResult]:
+    """40 cases: 30 answerable (20 right, 6 refused, 4 missing a fact), 10 to refuse (8 refused)."""
+    results = []
+    for i in range(30):
+        refused, grounded = i % 5 == 0, i % 7 != 3
+        results.append(
+            result(
+                f"a{i}",
+                "faq",
+                False,
+                refused,
+                facts_in_answer=[not refused],
+                facts_in_quotes=[not refused and grounded],
+                retrieval=RETRIEVED if i % 4 else {**MISSED, "mrr@10": 1 / 6},
+            )
+        )
+    results += [result(f"r{i}", "off_topic", True, i < 8) for i in range(10)]
+    return results
 
-    results = [result("a", "faq", False, False, facts_found=[True])]
-    report = Report("cases.jsonl", "2026-01-01T00:00:00+00:00", 1)
-    report.retrievers = {n: retriever_report(results) for n in ("hybrid", "dense", "bm25")}
 
-    header = format_table(report).splitlines()[0].split()
+def test_headline_metrics_get_bootstrap_intervals_that_hold_them_and_repeat_exactly():
+    results = mixed_results()
+
+    report = retriever_report(results)
+
+    assert set(report.intervals) == set(HEADLINE_METRICS)
+    for metric in HEADLINE_METRICS:
+        low, high = report.intervals[metric]
+        assert low <= report.metrics[metric] <= high, metric
+        assert low < high, metric  # the cases vary, so the interval has width
+    assert retriever_report(results).intervals == report.intervals  # fixed seed
+    assert retriever_report(results[::-1]).intervals != report.intervals  # other cases drawn
+
+
+def test_bootstrap_intervals_of_constant_and_undefined_metrics():
+    def statistic(drawn):
+        return {"one": 1.0, "never": None}
+
+    assert bootstrap_intervals(5, statistic, ["one", "never"]) == {"one": (1.0, 1.0), "never": None}
+    assert bootstrap_intervals(0, statistic, ["one"]) == {"one": None}
+
+    values = [0.0, 1.0] * 10
+
+    def mean(drawn):
+        return {"m": sum(values[i] for i in drawn) / len(drawn)}
+
+    wide = bootstrap_intervals(20, mean, ["m"])["m"]
+    assert wide == bootstrap_intervals(20, mean, ["m"])["m"]
+    assert wide != bootstrap_intervals(20, mean, ["m"], seed=1)["m"]
+    assert 0.2 < wide[0] < 0.5 < wide[1] < 0.8
+
+
+def make_report(splits: dict[str, list[CaseResult]], retrievers=("hybrid",)) -> Report:
+    run = Run(
+        {name: {r: results for r in retrievers} for name, results in splits.items()},
+        {name: f"evals/{name}.jsonl" for name in splits},
+        "2026-01-01T00:00:00+00:00",
+        2.5,
+    )
+    return build_report(run)
+
+
+def test_the_report_holds_each_split_per_retriever_with_intervals_and_every_case():
+    report = make_report(
+        {"dev": mixed_results(), "test": [result("t", "casual", False, False)]},
+        ("hybrid", "dense", "bm25"),
+    )
+
+    data = json.loads(json.dumps(report.to_json()))
+
+    assert list(data["splits"]) == ["dev", "test"]
+    dev = data["splits"]["dev"]
+    assert (dev["dataset"], dev["cases"]) == ("evals/dev.jsonl", 40)
+    assert list(dev["retrievers"]) == ["hybrid", "dense", "bm25"]
+    hybrid = dev["retrievers"]["hybrid"]
+    assert set(hybrid["metrics"]) == set(METRICS)
+    assert set(hybrid["intervals"]) == set(HEADLINE_METRICS)
+    assert len(hybrid["intervals"]["accuracy"]) == 2
+    assert set(hybrid["categories"]) == {"faq", "off_topic"}
+    assert len(hybrid["cases"]) == 40
+    first = hybrid["cases"][0]
+    assert (first["id"], first["accuracy"]) == ("a0", 0.0)
+    assert first["problems"] == ["refused", "no expected section in the top 5"]
+    assert data["splits"]["test"]["retrievers"]["bm25"]["metrics"]["accuracy"] == 1.0
+
+
+def test_tables_show_each_split_with_every_retriever_side_by_side_and_intervals():
+    results = [result("a", "faq", False, False)]
+    report = make_report({"dev": results, "test": results}, ("hybrid", "dense", "bm25"))
+
+    lines = format_table(report).splitlines()
     markdown = to_markdown(report, chart="report.png")
 
-    assert header == ["metric", "hybrid", "dense", "bm25"]
-    assert "| fact_recall | 1.000 | 1.000 | 1.000 |" in markdown
-    assert "![metrics per retriever and category](report.png)" in markdown
-    assert "## dense: per category" in markdown
+    assert lines[0] == "dev: 1 cases (evals/dev.jsonl)"
+    assert lines[1].split() == ["metric", "hybrid", "dense", "bm25"]
+    assert "test: 1 cases (evals/test.jsonl)" in lines
+    accuracy = next(line for line in lines if line.startswith("accuracy"))
+    assert accuracy.split("  ")[-1].strip() == "1.000 [1.000, 1.000]"
+    assert "| accuracy | 1.000 [1.000, 1.000] | 1.000 [1.000, 1.000] |" in markdown
+    assert "| fact_recall | 1.000 [1.000, 1.000] |" in markdown
+    assert "| citation_precision | n/a | n/a | n/a |" in markdown  # no interval
+    assert "![metrics per split and retriever](report.png)" in markdown
+    assert "## dev" in markdown and "## test" in markdown
+    assert "### test, dense: per category" in markdown
+    assert "### dev, hybrid: failing cases (0)" in markdown
+
+
+# --- failing cases -------------------------------------------------------------------------------
+
+
+def failing_results() -> list[CaseResult]:
+    return [
+        result("right", "faq", False, False),
+        result("refused", "count", False, True, answer="Sorry, the course doesn't cover that."),
+        result("answered", "off_topic", True, False, answer="It will rain."),
+        result(
+            "facts",
+            "list",
+            False,
+            False,
+            facts=["DVC", "Feast", "Kubeflow"],
+            facts_in_answer=[True, False, True],
+            facts_in_quotes=[False, False, True],
+            answer="x" * 300,
+        ),
+        result("missed", "keyword", False, False, retrieval=MISSED),
+        result(
+            "follow",
+            "follow_up",
+            False,
+            True,
+            question="how long does it take?",
+            last_turn="assistant: The Foundation level is the entry stage.",
+            expected_sections=["knowledge/syllabus.md#preparation-plan"],
+        ),
+    ]
+
+
+def test_each_failing_case_says_what_went_wrong():
+    found = {r.id: problems(r) for r in failing_results()}
+
+    assert found == {
+        "right": [],
+        "refused": ["refused"],
+        "answered": ["answered instead of refusing"],
+        "facts": [
+            "facts missing from the answer: 'Feast'",
+            "facts missing from every cited quote: 'DVC'",
+        ],
+        "missed": ["no expected section in the top 5"],
+        "follow": ["refused"],
+    }
+
+
+def test_a_failing_case_shows_its_question_conversation_sections_and_the_answers_start():
+    by_id = {r.id: r for r in failing_results()}
+
+    follow = format_failure(by_id["follow"]).splitlines()
+    facts = format_failure(by_id["facts"])
+
+    assert follow == [
+        "- `follow` (follow_up): refused",
+        '  - question: "how long does it take?" (after assistant: The Foundation level is the '
+        "entry stage.)",
+        "  - expected: knowledge/syllabus.md#preparation-plan",
+        '  - answer: "answer"',
+    ]
+    assert f'answer: "{"x" * 200}…"' in facts
+
+
+def test_the_report_lists_failing_cases_of_each_split_and_the_printout_the_test_ones():
+    report = make_report({"dev": failing_results(), "test": failing_results()})
+
+    markdown = to_markdown(report)
+    printed = format_failing(report, listed_in_report=("dev",))
+
+    assert "### dev, hybrid: failing cases (5)" in markdown
+    assert "### test, hybrid: failing cases (5)" in markdown
+    assert "`right`" not in markdown and "- `missed` (keyword)" in markdown
+    dev, test = printed.split("\n\n")
+    assert dev == "dev: 5 of 6 cases failing with hybrid (listed in report.md)"
+    assert test.splitlines()[0] == "test: 5 of 6 cases failing with hybrid"
+    assert "- `answered` (off_topic): answered instead of refusing" in test
+
+
+# --- before / after ------------------------------------------------------------------------------
+
+
+def test_before_and_after_shows_every_quality_metric_with_its_change_and_each_category():
+    before = make_report({"dev": [result("a", "faq", False, True), result("r", "inj", True, True)]})
+    after = make_report({"dev": [result("a", "faq", False, False), result("r", "inj", True, False)],
+                         "test": [result("t", "casual", False, False)]})  # fmt: skip
+
+    text = format_comparison(before.to_json(), after.to_json())
+    rows = {line.split()[0]: line.split() for line in text.splitlines() if line.strip()}
+
+    assert text.startswith("dev: hybrid before (baseline, 2 cases, 2026-01-01T00:00:00+00:00)")
+    assert rows["metric"] == ["metric", "before", "now", "change"]
+    assert rows["accuracy"] == ["accuracy", "0.500", "0.500", "+0.000"]
+    assert rows["fact_recall"] == ["fact_recall", "0.000", "1.000", "+1.000"]
+    assert rows["refusal_recall"] == ["refusal_recall", "1.000", "0.000", "-1.000"]
+    assert rows["refusal_precision"][1:] == ["0.500", "0.000", "-0.500"]
+    assert rows["category"] == ["category", "cases", "accuracy", "fact_recall", "refusal_recall"]
+    assert rows["faq"] == ["faq", "1", "0.000", "→", "1.000", "0.000", "→", "1.000", "n/a", "→",
+                           "n/a"]  # fmt: skip
+    assert rows["inj"][2:5] == ["1.000", "→", "0.000"]
+    assert "test: the baseline has no hybrid results; nothing to compare." in text
+
+
+def test_a_missing_baseline_is_none_and_a_broken_one_an_error(tmp_path):
+    assert load_baseline(tmp_path / "baseline.json") is None
+
+    (tmp_path / "bad.json").write_text("{", encoding="utf-8")
+    with pytest.raises(BaselineError, match="Cannot read the baseline"):
+        load_baseline(tmp_path / "bad.json")
+
+    (tmp_path / "old.json").write_text('{"retrievers": {}}', encoding="utf-8")
+    with pytest.raises(BaselineError, match="not an eval report with splits"):
+        load_baseline(tmp_path / "old.json")
+
+    report = make_report({"dev": [result("a", "faq", False, False)]})
+    (tmp_path / "good.json").write_text(json.dumps(report.to_json()), encoding="utf-8")
+    assert list(load_baseline(tmp_path / "good.json")["splits"]) == ["dev"]
 
 
 # --- the dataset ---------------------------------------------------------------------------------
@@ -292,28 +553,47 @@ def write_cases(path: Path, *cases: dict | str) -> Path:
     return path
 
 
-CATEGORIES = {"faq_wording", "paraphrase", "keyword", "table_row", "multi_section",
-              "follow_up", "unanswerable", "off_topic", "injection"}  # fmt: skip
-REFUSE_CATEGORIES = {"unanswerable", "off_topic", "injection"}
+def documented_categories() -> set[str]:
+    """The category names in the Categories table of evals/DATASET.md."""
+    text = (SPLITS["dev"].parent / "DATASET.md").read_text(encoding="utf-8")
+    table = text.split("## Categories", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `([a-z_]+)` \|", table, re.MULTILINE))
 
 
-def test_the_shipped_dataset_loads_with_its_documented_categories():
-    cases = load_dataset(DEFAULT_DATASET)
+def test_the_shipped_splits_load_with_documented_categories_and_share_no_id():
+    splits = {split.name: split for split in load_splits()}
 
-    assert len(cases) >= 129
-    assert {c.category for c in cases} == CATEGORIES
-    assert all(c.refuse == (c.category in REFUSE_CATEGORIES) for c in cases)
+    assert list(splits) == list(SPLITS) == ["dev", "test"]
+    assert len(splits["dev"].cases) >= 129 and splits["test"].cases
+    for split in splits.values():
+        assert {c.category for c in split.cases} <= documented_categories(), split.name
+    assert not {c.id for c in splits["dev"].cases} & {c.id for c in splits["test"].cases}
 
 
-def test_every_expected_section_of_the_shipped_dataset_exists_in_the_knowledge_base(monkeypatch):
-    root = DEFAULT_DATASET.parents[1]
+def test_no_question_is_asked_in_both_splits():
+    dev, test = ({c.question.lower() for c in split.cases} for split in load_splits())
+
+    assert not dev & test
+
+
+def test_a_file_is_a_split_named_after_it_and_unknown_splits_are_refused(tmp_path):
+    split = load_split(write_cases(tmp_path / "last-week.jsonl", GOOD))
+
+    assert (split.name, len(split.cases)) == ("last-week", 1)
+    with pytest.raises(DatasetError, match="Unknown split 'train'; choose from dev, test"):
+        load_splits(["train"])
+
+
+@pytest.mark.parametrize("name", list(SPLITS))
+def test_every_expected_section_of_a_shipped_split_exists_in_the_knowledge_base(monkeypatch, name):
+    root = SPLITS[name].parents[1]
     monkeypatch.chdir(root)  # sources are recorded relative to the working folder
     loaded = load_documents([root / "knowledge"])
     sections = {(c.source, c.anchor) for c in split_documents(loaded.documents, 900, 120)}
 
     missing = {
         (case.id, s.doc_id)
-        for case in load_dataset(DEFAULT_DATASET)
+        for case in load_dataset(SPLITS[name])
         for s in case.expected_sections
         if (s.source, s.anchor) not in sections
     }

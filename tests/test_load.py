@@ -20,7 +20,7 @@ from api_process import api_env, running_api
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASET = ROOT / "evals" / "dataset.jsonl"
+DATASET = ROOT / "evals" / "dev.jsonl"
 REPORT = ROOT / "test-artifacts" / "load.json"
 CLIENTS = 20
 QUESTIONS = 300
