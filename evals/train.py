@@ -34,7 +34,6 @@ from evals.metrics import fact_found
 from retrieval import Assistant
 from retrieval.answerability import ANSWER_FEATURES, answer_features
 from retrieval.guard import looks_like_injection
-from retrieval.question import analyze
 from retrieval.scorer import WEIGHTS_FILE, Scorer
 from retrieval.select import UNIT_FEATURES, candidates, select
 from retrieval.types import Turn
@@ -62,11 +61,7 @@ def collect(assistant: Assistant, cases: Sequence[Case]) -> list[Example]:
             continue
         turns = [Turn(t["role"], t["content"]) for t in case.history]
         found = assistant.retrieve(case.question, turns)
-        examples.append(
-            Example(
-                case, analyze(found.query, found.own, found.weights), found.passages, found.weights
-            )
-        )
+        examples.append(Example(case, found.question(), found.passages, found.weights))
     return examples
 
 
@@ -109,6 +104,8 @@ def train(examples: Sequence[Example]) -> dict[str, Any]:
         if not chosen:
             continue
         values = answer_features(example.question, example.passages, chosen, example.weights)
+        if values["number_missing"]:  # refused by rule, whatever the scorer says
+            continue
         rows.append([values[n] for n in ANSWER_FEATURES])
         labels.append(int(not example.case.refuse))
     answerer = fit(rows, labels, ANSWER_FEATURES)
@@ -205,7 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"answer threshold {answerable['threshold']}; calibration (cross-validated):")
     for row in answerable["info"]["calibration"]:
         print(
-            f"  p {row['bin']}: {row['cases']:3d} cases, predicted {row['predicted']:.2f}, observed {row['observed']:.2f}"
+            f"  p {row['bin']}: {row['cases']:3d} cases, "
+            f"predicted {row['predicted']:.2f}, observed {row['observed']:.2f}"
         )
     return 0
 

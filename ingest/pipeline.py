@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from ingest.splitter import split_documents
 from ingest.store import ChunkStore, StoredChunk
 from ingest.units import Unit, split_units
 
+_WORD = re.compile(r"[a-z][a-z-]{2,}")
+
 
 @dataclass
 class IngestReport:
@@ -28,6 +31,7 @@ class IngestReport:
     unchanged: int = 0
     deleted: int = 0
     units_embedded: int = 0
+    words_embedded: int = 0
     seconds: float = 0.0
     skipped: list[Skipped] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
@@ -111,12 +115,16 @@ def ingest(
         items = [(chunk, vectors[i]) for i, chunk in sorted(all_chunks.items())]
         units = [u for _, chunk in sorted(all_chunks.items()) for u in split_units(chunk)]
         unit_vectors = _unit_vectors(units, store if same_model else None, model_once, progress)
-        report.units_embedded = len(units) - unit_vectors.carried
+        report.units_embedded = unit_vectors.embedded
+        words = vocabulary(all_chunks.values())
+        word_vectors = _word_vectors(words, store if same_model else None, model_once)
+        report.words_embedded = word_vectors.embedded
         store.write_generation(
             items,
             model=model,
             documents=report.documents,
             units=[(u, unit_vectors.vectors[u.id]) for u in units],
+            words=[(w, word_vectors.vectors[w]) for w in words],
         )
     else:
         store.mark_checked()
@@ -150,10 +158,38 @@ def _once(embedder: Embeddings | Callable[[], Embeddings]) -> Callable[[], Embed
     return functools.cache(embedder)
 
 
+def vocabulary(chunks: Iterable[Chunk]) -> list[str]:
+    """The words of the chunks and their headings, lower-cased, three letters or more.
+
+    Embedded one by one at ingest, they let a question's word the course never uses
+    ("tough") find the course's own word for it ("difficult").
+
+    >>> vocabulary([Chunk("i", "The exam is hard, 2 x", "s", "T", "FAQ > Exam", "a", "/p")])
+    ['exam', 'faq', 'hard', 'the']
+    """
+    words = {w for c in chunks for w in _WORD.findall(c.embedding_text.lower())}
+    return sorted(words)
+
+
 @dataclass(frozen=True)
-class _UnitVectors:
+class _Vectors:
+    """Vectors by id, and how many of them had to be embedded in this run."""
+
     vectors: dict[str, list[float]]
-    carried: int
+    embedded: int
+
+
+def _word_vectors(
+    words: Sequence[str], store: ChunkStore | None, embedder: Callable[[], Embeddings]
+) -> _Vectors:
+    """Vectors of the vocabulary: stored ones carried over (same model), the rest embedded."""
+    stored = dict(store.words() or []) if store is not None else {}
+    vectors = {w: stored[w] for w in words if w in stored}
+    missing = [w for w in words if w not in vectors]
+    for start in range(0, len(missing), 256):
+        part = missing[start : start + 256]
+        vectors.update(zip(part, embedder().embed_documents(part), strict=True))
+    return _Vectors(vectors, len(missing))
 
 
 def _unit_vectors(
@@ -161,13 +197,13 @@ def _unit_vectors(
     store: ChunkStore | None,
     embedder: Callable[[], Embeddings],
     progress: bool,
-) -> _UnitVectors:
+) -> _Vectors:
     """Vectors of every unit: stored ones carried over (same model), the rest embedded."""
     stored = {u.id: v for u, v in (store.units() or [])} if store is not None else {}
     vectors = {u.id: stored[u.id] for u in units if u.id in stored}
     missing = list({u.id: u for u in units if u.id not in vectors}.values())
     vectors.update(_embed(missing, embedder, progress, what="unit"))
-    return _UnitVectors(vectors, len(units) - len(missing))
+    return _Vectors(vectors, len(missing))
 
 
 def _embed(

@@ -10,7 +10,7 @@ from ingest.splitter import split_sentences
 from retrieval.answerability import answerable
 from retrieval.hybrid import ScoredChunk
 from retrieval.lexical import TermWeights, terms
-from retrieval.question import analyze
+from retrieval.question import Question, analyze
 from retrieval.scorer import Weights, load_weights
 from retrieval.select import Candidate, select
 from retrieval.types import Answer, Citation, Suggestion
@@ -35,13 +35,12 @@ class Thresholds:
 
 
 def compose_answer(
-    question: str,
+    question: Question | str,
     passages: Sequence[ScoredChunk],
     weights: TermWeights,
     base_url: str,
     thresholds: Thresholds = Thresholds(),
     *,
-    own: str | None = None,
     scorers: Weights | None = None,
 ) -> Answer:
     """Answer from the retrieved passages by quoting them, or refuse.
@@ -53,28 +52,26 @@ def compose_answer(
     chunk that holds them.
 
     Args:
-        question: The standalone question.
+        question: The analysed question (`retrieval.question.analyze`), or its text.
         passages: Retrieved chunks, best first.
         weights: Term weights of the indexed corpus.
         base_url: Base of citation links.
         thresholds: Which sections a refusal suggests.
-        own: The learner's own words in this turn, when `question` was rebuilt from a
-            follow-up; answerability is judged on them.
         scorers: The learned scorers; default `retrieval/weights.json`.
 
     Returns:
         The answer, or a refusal with suggestions when the passages do not answer.
     """
     scorers = scorers or load_weights()
-    asked = analyze(question, own, weights)
+    asked = question if isinstance(question, Question) else analyze(question, None, weights)
     chosen = select(asked, passages, weights, scorers.select)
     if not answerable(asked, passages, chosen, weights, scorers.answerable):
         return refusal(passages, base_url, thresholds)
-    for part in question_parts(question)[1:]:  # "X, and Y?": make sure Y is answered too
+    for part in question_parts(asked.text)[1:]:  # "X, and Y?": make sure Y is answered too
         extra = select(analyze(part, None, weights), passages, weights, scorers.select)
         if extra and all(c.key != extra[0].key for c in chosen):
             chosen.append(extra[0])
-    return _quote(question, chosen, passages, base_url, lead=asked.need == "yes_no")
+    return _quote(asked.text, chosen, passages, base_url, lead=asked.need == "yes_no")
 
 
 def _quote(

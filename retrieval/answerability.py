@@ -14,7 +14,7 @@ from retrieval.hybrid import ScoredChunk
 from retrieval.lexical import TermWeights, covered, terms
 from retrieval.question import Question
 from retrieval.scorer import Scorer
-from retrieval.select import Candidate, has_number
+from retrieval.select import Candidate, gives_number
 
 ANSWER_FEATURES = (
     "best_probability",
@@ -23,6 +23,7 @@ ANSWER_FEATURES = (
     "top_closeness",
     "passage_coverage",
     "unit_coverage",
+    "exact_coverage",
     "unknown_share",
     "few_terms",
     "number_missing",
@@ -33,11 +34,14 @@ ANSWER_FEATURES = (
 - `unit_sim`, `chunk_sim`: similarity of the best unit and of its whole chunk;
 - `top_closeness`: the closest any retrieved passage comes (chunk or unit);
 - `passage_coverage`, `unit_coverage`: weighted share of the learner's own terms found in
-  the best unit's chunk with its headings, and in the best unit with its headings;
+  the best unit's chunk with its headings, and in the best unit with its headings, a term
+  also counting when a course word near it in meaning is there (`retrieval.neighbours`);
+- `exact_coverage`: the passage's share counting the terms themselves only;
 - `unknown_share`: weighted share of the learner's own terms that the course never uses
-  (a "fee" or "refund" the text cannot hold);
+  and that have no course word near in meaning (a "fee" or "refund" the text cannot hold);
 - `few_terms`: 1 for a question of one content term or none;
-- `number_missing`: 1 when a count or duration is asked and no chosen unit has a number.
+- `number_missing`: 1 when a count or duration is asked and no chosen unit gives a number
+  of that kind (a duration, an amount of money, a count of the asked thing).
 """
 
 
@@ -52,9 +56,9 @@ def answer_features(
     passage = passages[best.passage]
     heading = set(terms(passage.chunk.section))
     own = list(question.own_weighted or question.weighted)
-    unknown = sum(w for t, w in own if not weights.known(t))
-    total = sum(w for _, w in own) or 1.0
-    numbered = any(has_number(c.unit.text) for c in chosen)
+    unknown = sum(w for t, w, near in own if not weights.known(t) and not near)
+    total = sum(w for _, w, _ in own) or 1.0
+    numbered = any(gives_number(question, c.unit) for c in chosen)
     return {
         "best_probability": best.probability,
         "unit_sim": best.features["unit_sim"],
@@ -62,6 +66,7 @@ def answer_features(
         "top_closeness": max(p.closeness for p in passages),
         "passage_coverage": covered(own, set(terms(passage.chunk.text)) | heading),
         "unit_coverage": covered(own, set(terms(best.unit.text)) | heading),
+        "exact_coverage": covered(own, set(terms(passage.chunk.text)) | heading, soft=False),
         "unknown_share": unknown / total,
         "few_terms": float(len(question.own_terms or question.terms) <= 1),
         "number_missing": float(question.need in ("count", "duration") and not numbered),
@@ -75,7 +80,14 @@ def answerable(
     weights: TermWeights,
     scorer: Scorer,
 ) -> bool:
-    """Whether to answer with the chosen units rather than refuse."""
+    """Whether to answer with the chosen units rather than refuse.
+
+    A count, amount or duration that no chosen unit gives a number for is refused outright
+    ("how much does the exam cost?"); otherwise the learned scorer decides.
+    """
     if not chosen:
         return False
-    return scorer.decide(answer_features(question, passages, chosen, weights))
+    features = answer_features(question, passages, chosen, weights)
+    if features["number_missing"]:  # a count or amount with no number anywhere to quote
+        return False
+    return scorer.decide(features)

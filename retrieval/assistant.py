@@ -13,9 +13,9 @@ from retrieval.answer import Thresholds, compose_answer, refusal
 from retrieval.followup import EntityLexicon, is_dependent, standalone_query
 from retrieval.guard import check_history, check_question, looks_like_injection
 from retrieval.hybrid import HybridRetriever, ScoredChunk
-from retrieval.lexical import TermWeights
+from retrieval.lexical import TermWeights, unknown_words
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
-from retrieval.question import analyze
+from retrieval.question import Question, analyze
 from retrieval.types import Answer, CitationsEvent, DoneEvent, Event, TextEvent, Turn
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,19 @@ class Retrieved:
         own: The learner's own words when the query was rebuilt from a follow-up, else None.
         passages: The chunks found, best first.
         weights: Term weights of the index generation searched.
+        alternatives: The question's words the course never uses → stems of the course
+            words nearest to them in meaning.
     """
 
     query: str
     own: str | None
     passages: list[ScoredChunk]
     weights: TermWeights
+    alternatives: dict[str, frozenset[str]]
+
+    def question(self) -> Question:
+        """The analysed question."""
+        return analyze(self.query, self.own, self.weights, self.alternatives)
 
 
 class Assistant:
@@ -111,7 +118,7 @@ class Assistant:
                     yield from self._finish_llm(query, passages, checker, streamed)
                     return
         answer = compose_answer(
-            query, passages, found.weights, base_url, self.thresholds, own=found.own
+            found.question(), passages, found.weights, base_url, self.thresholds
         )
         yield from _replay(replace(answer, query=query))
 
@@ -129,7 +136,9 @@ class Assistant:
                 intent = intent.replace(side, " ")
             found = [self.retriever.search(f"{side} {intent}", 2) for side in sides]
             passages = _merge(passages, *found)
-        return Retrieved(query, own, passages, lexical.weights)
+        unknown = unknown_words(f"{query} {own or ''}", lexical.weights)
+        near = self.retriever.near_words(unknown)
+        return Retrieved(query, own, passages, lexical.weights, near)
 
     def validate(
         self, question: Any, history: Iterable[Turn | Mapping[str, Any]] | None = None

@@ -23,7 +23,10 @@ _INJECTION = re.compile(
     r"|\bdeveloper\s+mode\b|\breveal\b.{0,30}\b(prompt|instructions?|secrets?|keys?)\b"
     rf"|\b(new|updated|real)\s+{_OBJECT}\s*:"
     r"|\b(was|has\s+been|got)\s+(updated|changed|rewritten)\b.{0,60}\bnow\s+says\b"
-    rf"|\b(updated|changed|new|replaced)\s+(your|the|my|these)\s+{_OBJECT}\b"
+    rf"|\b(update[sd]?|change[sd]?|new|replace[sd]?|rewrite|modif(y|ied))\s+(your|the|my|these)\s+{_OBJECT}\b"
+    r"|\b(ignore|disregard|forget)\s+(\w+\s+){0,2}(knowledge\s*base|context|sources?|documents?)\b"
+    r"|\b(make\s+up|invent|fabricate|hallucinate)\s+(a|an|some|the)\b"
+    r"|\bdon'?t\s+(mention|say|admit)\b.{0,40}\b(made|invented|fake)\b"
     rf"|\b(act|behave|respond|answer)\s+(as|like)\s+(if\s+you|(an?\s+|my\s+|the\s+)?(\w+\s+)?{_PERSONA})\b",
     re.IGNORECASE | re.DOTALL,
 )

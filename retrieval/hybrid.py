@@ -18,6 +18,7 @@ from ingest.documents import Chunk
 from ingest.units import Unit, split_units
 from retrieval.bm25 import BM25Index
 from retrieval.lexical import TermWeights, Vocabulary
+from retrieval.neighbours import Neighbours
 from retrieval.unit_index import UnitIndex
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -60,6 +61,7 @@ class _Lexical:
     weights: TermWeights
     vocabulary: Vocabulary
     units: UnitIndex
+    neighbours: Neighbours
 
 
 class HybridRetriever(BaseRetriever):
@@ -142,8 +144,27 @@ class HybridRetriever(BaseRetriever):
                     TermWeights(texts),
                     Vocabulary(texts),
                     UnitIndex(self._units(chunks)),
+                    Neighbours(self._words(chunks)),
                 )
             return self._lexical
+
+    def _words(self, chunks: list[Chunk]) -> list[tuple[str, list[float]]]:
+        """The generation's vocabulary with vectors; embedded here for an older index."""
+        stored = self.store.words()
+        if stored is not None:
+            return stored
+        from ingest.pipeline import vocabulary
+
+        words = vocabulary(chunks)
+        return list(zip(words, self.embedder.embed_documents(words) if words else [], strict=True))
+
+    def near_words(self, words: list[str]) -> dict[str, frozenset[str]]:
+        """Stems of the course words nearest in meaning to each word (one model call)."""
+        words = list(dict.fromkeys(words))
+        if not words or self.mode == "bm25":
+            return {}
+        vectors = self.embedder.embed_documents(words)
+        return self.lexical().neighbours.of(dict(zip(words, vectors, strict=True)))
 
     def _units(self, chunks: list[Chunk]) -> list[tuple[Unit, list[float]]]:
         """The generation's units with vectors; embedded here for an index from before units."""

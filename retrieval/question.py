@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from retrieval.lexical import TermWeights, terms, weighted_terms
+from retrieval.lexical import TermWeights, WeightedTerm, terms, weighted_terms
 
 Need = Literal["count", "duration", "list", "comparison", "yes_no", "general"]
 NEEDS: tuple[Need, ...] = ("count", "duration", "list", "comparison", "yes_no", "general")
@@ -17,7 +17,12 @@ _DURATION = re.compile(
     r"|\b(expire|expiry|lapse|valid\s+for|timeline)\b",
     re.IGNORECASE,
 )
-_COUNT = re.compile(r"\bhow\s+many\b|\bnumber\s+of\b|\bcount\b", re.IGNORECASE)
+_COUNT = re.compile(
+    r"\bhow\s+many\b|\bnumber\s+of\b|\bcount\b|\bhow\s+much\b(?!\s+(time|of))"
+    r"|\bwhat('?s|\s+is|\s+are)?\s+(the|a)\s+(price|fee|fees|cost|salary|pass(ing)?\s+"
+    r"(mark|score|rate|percentage))\b",
+    re.IGNORECASE,
+)
 _LIST = re.compile(
     r"\blist\b|\ball\s+(the\s+)?\w+s\b|\bname\s+(the|all|some)\b|\bwhat\s+(are|r)\s+(the\s+)?\w+"
     r"|\bwhich\s+\w+s\b|\bwhat\s+\w+s\s+(are|do|does|can|will)\b|\btypes\s+of\b|\bkinds\s+of\b"
@@ -37,12 +42,15 @@ class Question:
 
     Attributes:
         text: The question (standalone: follow-ups already carry their subject).
-        need: The kind of answer it wants: a `count`, a `duration`, a `list`, a
+        need: The kind of answer it wants: a `count` (or amount: "how much", "what's the
+            fee"), a `duration`, a `list`, a
             `comparison` of two things, a `yes_no`, or a `general` statement.
         terms: Its content terms (`retrieval.lexical.terms`).
         own_terms: Content terms of the learner's own words in this turn, without the
             subject borrowed from earlier turns; answerability is judged on these.
         sides: For a comparison, the words of each side ("foundation", "professional level").
+        counted: For a count, the stem of what is counted ("track" in "how many tracks"),
+            or `money` for an amount ("how much does it cost", "what's the fee").
         weighted: Content terms with how telling each is (`lexical.weighted_terms`).
         own_weighted: The same for the learner's own words in this turn.
     """
@@ -52,17 +60,24 @@ class Question:
     terms: tuple[str, ...]
     own_terms: tuple[str, ...]
     sides: tuple[str, ...] = ()
-    weighted: tuple[tuple[str, float], ...] = ()
-    own_weighted: tuple[tuple[str, float], ...] = ()
+    counted: str | None = None
+    weighted: tuple[WeightedTerm, ...] = ()
+    own_weighted: tuple[WeightedTerm, ...] = ()
 
 
-def analyze(text: str, own: str | None = None, weights: TermWeights | None = None) -> Question:
+def analyze(
+    text: str,
+    own: str | None = None,
+    weights: TermWeights | None = None,
+    alternatives: dict[str, frozenset[str]] | None = None,
+) -> Question:
     """Analyse a question.
 
     Args:
         text: The standalone question.
         own: The learner's words in this turn when `text` was rebuilt from a follow-up.
         weights: Term weights of the corpus, to weigh the terms by how telling they are.
+        alternatives: Course words near in meaning to the question's unknown words.
 
     >>> analyze("how long does the foundation prep take").need
     'duration'
@@ -80,8 +95,9 @@ def analyze(text: str, own: str | None = None, weights: TermWeights | None = Non
         terms=tuple(terms(text)),
         own_terms=tuple(terms(own_text)),
         sides=sides,
-        weighted=tuple(weighted_terms(text, weights)) if weights else (),
-        own_weighted=tuple(weighted_terms(own_text, weights)) if weights else (),
+        counted=_counted(text),
+        weighted=tuple(weighted_terms(text, weights, alternatives)) if weights else (),
+        own_weighted=tuple(weighted_terms(own_text, weights, alternatives)) if weights else (),
     )
 
 
@@ -99,6 +115,27 @@ def need_of(text: str, has_sides: bool = False) -> Need:
     if _LIST.search(text):
         return "list"
     return "general"
+
+
+_COUNTED = re.compile(r"\b(?:how\s+many|number\s+of)\s+(?:\w+\s+)?(\w+)", re.IGNORECASE)
+_MONEY = re.compile(
+    r"\bhow\s+much\b(?!\s+(?:time|of))|\b(price|fee|fees|cost|costs|charge|pay|salary|paid)\b",
+    re.IGNORECASE,
+)
+
+
+def _counted(text: str) -> str | None:
+    """What a count question counts, as a stem, or `money` for an amount; None otherwise.
+
+    >>> _counted("how many tracks are there"), _counted("how much is the exam fee")
+    ('track', 'money')
+    """
+    if match := _COUNTED.search(text):
+        found = terms(match.group(1)) or terms(match.group(0))
+        return found[-1] if found else None
+    if _COUNT.search(text) and _MONEY.search(text):
+        return "money"
+    return None
 
 
 def _sides(text: str) -> tuple[str, ...]:

@@ -40,9 +40,9 @@ UNIT_FEATURES = (
 - `bm25`: its chunk's BM25 score over the best one's;
 - `own_coverage`, `context_coverage`: weighted share of the question's terms in the unit,
   alone and with its headings;
-- `number_need`: +1 when a count or duration is asked and the unit has a number, -1 when
-  it has none, 0 for other questions; `list_need`: 1 when a list is asked and the unit is
-  a list item or a table row;
+- `number_need`: +1 when a count or duration is asked and the unit gives a number of that
+  kind (`gives_number`), -1 when it does not, 0 for other questions;
+- `list_need`: 1 when a list is asked and the unit is a list item or a table row;
 - `lead_in`: 1 for a sentence that announces what follows ("The table below lists…");
 - `faq`: 1 for an FAQ answer.
 """
@@ -56,6 +56,10 @@ _NUMBER = re.compile(
     r"sixty|ninety|first|second|third|fourth|last|single|every)\b",
     re.IGNORECASE,
 )
+_TIME = re.compile(
+    r"\b(days?|weeks?|months?|years?|hours?|minutes?|yearly|annual(ly)?|every)\b", re.IGNORECASE
+)
+_CURRENCY = re.compile(r"[$€£₹]|\b(usd|eur|inr|rupees?|dollars?|euros?)\b", re.IGNORECASE)
 _LEAD_IN = re.compile(
     r":\s*$|\b(below|following|as follows)\b|\b(shows|lists|outlines|maps)\b.*\b(each|every)\b",
     re.IGNORECASE,
@@ -127,8 +131,8 @@ def select(
         return []
     scored.sort(key=lambda c: (-c.probability, c.key))
     best = scored[0]
-    if question.need in ("count", "duration") and not has_number(best.unit.text):
-        with_number = [c for c in scored if has_number(c.unit.text) and not is_lead_in(c.unit)]
+    if not gives_number(question, best.unit):
+        with_number = [c for c in scored if gives_number(question, c.unit)]
         if with_number and with_number[0].probability >= 0.5 * best.probability:
             best = with_number[0]
     if question.need == "comparison" and (sides := _each_side(question, scored)):
@@ -145,6 +149,29 @@ def select(
     return _unique(chosen)
 
 
+def gives_number(question: Question, unit: Unit) -> bool:
+    """Whether a unit states a number of the kind the question asks for: a duration has a
+    time word with it, an amount a currency, a count the counted thing (or its heading
+    does); other questions need no number.
+
+    >>> from retrieval.question import analyze
+    >>> u = Unit("c", 0, "Most learners take 30 to 90 days.", "sentence", "FAQ > Time")
+    >>> gives_number(analyze("how long does it take"), u), gives_number(analyze("whats the fee"), u)
+    (True, False)
+    """
+    if question.need not in ("count", "duration"):
+        return True
+    if not has_number(unit.text):
+        return False
+    if question.need == "duration":
+        return _TIME.search(unit.text) is not None
+    if question.counted == "money":
+        return _CURRENCY.search(unit.text) is not None
+    if question.counted:
+        return question.counted in set(terms(unit.text)) | set(terms(unit.section))
+    return True
+
+
 def has_number(text: str) -> bool:
     """Whether a text states a number, in digits or words ("two to three years")."""
     return _NUMBER.search(text) is not None
@@ -158,7 +185,7 @@ def is_lead_in(unit: Unit) -> bool:
 def _number_need(question: Question, unit: Unit) -> float:
     if question.need not in ("count", "duration"):
         return 0.0
-    return 1.0 if has_number(unit.text) else -1.0
+    return 1.0 if gives_number(question, unit) else -1.0
 
 
 def _announced(lead: Candidate, scored: Sequence[Candidate]) -> list[Candidate]:

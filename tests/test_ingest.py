@@ -3,6 +3,7 @@ and an interrupted run leaves the index in use untouched (fake embedder, real Ch
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,20 @@ def ranking(store: ChunkStore, embedder: Embeddings, question: str) -> list[tupl
 
 
 def generations(store: ChunkStore) -> list[str]:
-    return sorted(c.name for c in store.client.list_collections() if "-g" in c.name)
+    """Chunk collections of the index generations on disk (not their units and words)."""
+    names = (c.name for c in store.client.list_collections())
+    return sorted(n for n in names if re.fullmatch(r".*-g\d+", n))
+
+
+def satellites(store: ChunkStore) -> list[str]:
+    """Units and words collections on disk."""
+    names = (c.name for c in store.client.list_collections())
+    return sorted(n for n in names if n.endswith(("-units", "-words")))
+
+
+def embedded_by(report: IngestReport) -> int:
+    """Texts one run embedded: chunks, units and new vocabulary words."""
+    return report.embedded + report.units_embedded + report.words_embedded
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -75,7 +89,9 @@ def test_first_ingest_adds_every_chunk_and_makes_them_searchable(
     report = run([course], chunk_store, fake_embedder)
 
     assert report.documents == 2
-    assert report.chunks == report.added == chunk_store.count() == fake_embedder.embedded == 6
+    assert report.chunks == report.added == chunk_store.count() == 6
+    assert report.units_embedded == 6  # each chunk here is one sentence
+    assert fake_embedder.embedded == embedded_by(report)
     assert (report.updated, report.unchanged, report.deleted) == (0, 0, 0)
     assert report.changed and not report.skipped
     manifest = chunk_store.require_manifest()
@@ -131,7 +147,9 @@ def test_editing_one_section_re_embeds_only_that_section(
     report = run([course], chunk_store, counter)
 
     assert (report.added, report.updated, report.deleted, report.unchanged) == (0, 1, 0, 5)
-    assert counter.embedded == 1
+    # the chunk, its one sentence and the one new word; nothing unchanged again
+    assert (report.embedded, report.units_embedded, report.words_embedded) == (1, 1, 1)
+    assert counter.embedded == 3
     now = texts(chunk_store)
     assert "A failed exam can be retaken after thirty days." in now
     assert "A failed exam can be retaken after fourteen days." not in now
@@ -178,7 +196,8 @@ def test_adding_a_file_embeds_only_the_new_file(
     report = run([course], chunk_store, counter)
 
     assert (report.documents, report.added, report.unchanged, report.deleted) == (3, 1, 6, 0)
-    assert counter.embedded == 1
+    assert (report.embedded, report.units_embedded) == (1, 1)
+    assert counter.embedded == embedded_by(report)
     assert texts(chunk_store)["Renew every two to three years."] == "course/renewal.md"
 
 
@@ -212,7 +231,8 @@ def test_file_that_is_bad_when_the_model_changes_keeps_its_chunks_with_new_vecto
     report = run([course], chunk_store, counter, model="fake-b")
 
     assert [s.source for s in report.skipped] == ["course/labs.md"]
-    assert counter.embedded == chunk_store.count() == 6
+    assert report.embedded == report.units_embedded == chunk_store.count() == 6
+    assert counter.embedded == embedded_by(report)  # a new model: every word again too
     assert "Each lab takes about two hours on a laptop." in texts(chunk_store)
     assert chunk_store.require_manifest().model == "fake-b"
 
@@ -258,7 +278,8 @@ def test_changing_the_model_re_embeds_everything_including_kept_files(
 
     report = run([course], chunk_store, counter, model="fake-b")
 
-    assert counter.embedded == report.chunks == chunk_store.count() == 7
+    assert report.embedded == report.chunks == chunk_store.count() == 7
+    assert counter.embedded == embedded_by(report)
     assert (report.added, report.updated, report.deleted) == (0, 7, 0)
     assert chunk_store.require_manifest().model == "fake-b"
     assert texts(chunk_store)["Lineage records where data came from."] == "extra/glossary.md"
@@ -393,6 +414,10 @@ def test_previous_generation_is_kept_for_other_readers_and_older_ones_dropped(
 
     run([course], chunk_store, make_fake_embedder())  # unchanged: no new generation
     assert generations(chunk_store) == sorted([second, third])
+    # each live generation keeps its units and words; the dropped one's went with it
+    assert satellites(chunk_store) == sorted(
+        f"{g}-{kind}" for g in (second, third) for kind in ("units", "words")
+    )
 
 
 def test_index_survives_closing_and_reopening_the_store(
