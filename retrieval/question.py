@@ -18,9 +18,8 @@ _DURATION = re.compile(
     re.IGNORECASE,
 )
 _COUNT = re.compile(
-    r"\bhow\s+many\b|\bnumber\s+of\b|\bcount\b|\bhow\s+much\b(?!\s+(time|of))"
-    r"|\bwhat('?s|\s+is|\s+are)?\s+(the|a)\s+(price|fee|fees|cost|salary|pass(ing)?\s+"
-    r"(mark|score|rate|percentage))\b",
+    r"\bhow\s+many\b|\bnumber\s+of\b|\bcount\b"
+    r"|\bwhat('?s|\s+is|\s+are)?\s+(the|a)\s+pass(ing)?\s+(mark|score|rate|percentage)\b",
     re.IGNORECASE,
 )
 _LIST = re.compile(
@@ -51,6 +50,7 @@ class Question:
         sides: For a comparison, the words of each side ("foundation", "professional level").
         counted: For a count, the stem of what is counted ("track" in "how many tracks"),
             or `money` for an amount ("how much does it cost", "what's the fee").
+        counted_near: Stems of course words near in meaning to the counted word.
         weighted: Content terms with how telling each is (`lexical.weighted_terms`).
         own_weighted: The same for the learner's own words in this turn.
     """
@@ -61,6 +61,7 @@ class Question:
     own_terms: tuple[str, ...]
     sides: tuple[str, ...] = ()
     counted: str | None = None
+    counted_near: frozenset[str] = frozenset()
     weighted: tuple[WeightedTerm, ...] = ()
     own_weighted: tuple[WeightedTerm, ...] = ()
 
@@ -95,7 +96,8 @@ def analyze(
         terms=tuple(terms(text)),
         own_terms=tuple(terms(own_text)),
         sides=sides,
-        counted=_counted(text),
+        counted=(counted := _counted(text)),
+        counted_near=_near(counted, text, alternatives or {}),
         weighted=tuple(weighted_terms(text, weights, alternatives)) if weights else (),
         own_weighted=tuple(weighted_terms(own_text, weights, alternatives)) if weights else (),
     )
@@ -103,7 +105,9 @@ def analyze(
 
 def need_of(text: str, has_sides: bool = False) -> Need:
     """The kind of answer a question wants, first match in `NEEDS` order but comparisons
-    need two sides."""
+    need two sides; an amount of money is a count."""
+    if _counted(text) == "money":
+        return "count"
     if _DURATION.search(text):
         return "duration"
     if _COUNT.search(text):
@@ -117,11 +121,14 @@ def need_of(text: str, has_sides: bool = False) -> Need:
     return "general"
 
 
-_COUNTED = re.compile(r"\b(?:how\s+many|number\s+of)\s+(?:\w+\s+)?(\w+)", re.IGNORECASE)
+_COUNTED = re.compile(r"\b(?:how\s+many|number\s+of)\s+((?:\w+\s*){1,3})", re.IGNORECASE)
 _MONEY = re.compile(
-    r"\bhow\s+much\b(?!\s+(?:time|of))|\b(price|fee|fees|cost|costs|charge|pay|salary|paid)\b",
+    r"\bhow\s+much\b(?!\s+(?:time|of|demand|work|effort))"
+    r"|\b(price|prices|priced|fee|fees|charge|charges|salary|salaries|pay|paid|cheap|expensive"
+    r"|discount|discounts|refund|refunds|voucher|vouchers)\b|[$€£₹]",
     re.IGNORECASE,
 )
+_PRICED = re.compile(r"\b(cost|costs)\b", re.IGNORECASE)
 
 
 def _counted(text: str) -> str | None:
@@ -130,12 +137,30 @@ def _counted(text: str) -> str | None:
     >>> _counted("how many tracks are there"), _counted("how much is the exam fee")
     ('track', 'money')
     """
-    if match := _COUNTED.search(text):
-        found = terms(match.group(1)) or terms(match.group(0))
-        return found[-1] if found else None
-    if _COUNT.search(text) and _MONEY.search(text):
-        return "money"
-    return None
+    money = _MONEY.search(text)
+    if money and (money.group(1) or "how" in money.group(0).lower() and _PRICED.search(text)):
+        return "money"  # a price, fee or salary, or "how much does it cost"
+    if money and not money.group(1) and not _PRICED.search(text):
+        money = None  # "how much" of something else
+    if match := _COUNTED.search(text):  # the first plural of the next words, else the first
+        words = match.group(1).lower().split()
+        word = next((w for w in words if w.endswith("s") and not w.endswith("ss")), words[0])
+        found = terms(word)
+        return found[0] if found else None
+    return "money" if money else None
+
+
+def _near(
+    counted: str | None, text: str, alternatives: dict[str, frozenset[str]]
+) -> frozenset[str]:
+    """Stems of course words near the counted word ("tiers" -> "level")."""
+    if not counted or counted == "money":
+        return frozenset()
+    near: set[str] = set()
+    for word, stems in alternatives.items():
+        if terms(word)[-1:] == [counted]:
+            near |= stems
+    return frozenset(near)
 
 
 def _sides(text: str) -> tuple[str, ...]:

@@ -42,7 +42,8 @@ UNIT_FEATURES = (
   alone and with its headings;
 - `number_need`: +1 when a count or duration is asked and the unit gives a number of that
   kind (`gives_number`), -1 when it does not, 0 for other questions;
-- `list_need`: 1 when a list is asked and the unit is a list item or a table row;
+- `list_need`: 1 when a list is asked and the unit lists (an item, a row, or a sentence
+  enumerating three things or more) and shares a word with the question;
 - `lead_in`: 1 for a sentence that announces what follows ("The table below lists…");
 - `faq`: 1 for an FAQ answer.
 """
@@ -59,6 +60,7 @@ _NUMBER = re.compile(
 _TIME = re.compile(
     r"\b(days?|weeks?|months?|years?|hours?|minutes?|yearly|annual(ly)?|every)\b", re.IGNORECASE
 )
+_SHORT_TIME = re.compile(r"\b(minutes?|mins?|hours?|hrs?)\b", re.IGNORECASE)
 _CURRENCY = re.compile(r"[$€£₹]|\b(usd|eur|inr|rupees?|dollars?|euros?)\b", re.IGNORECASE)
 _LEAD_IN = re.compile(
     r":\s*$|\b(below|following|as follows)\b|\b(shows|lists|outlines|maps)\b.*\b(each|every)\b",
@@ -99,6 +101,7 @@ def candidates(
         heading = set(terms(passage.chunk.section))
         for unit, similarity in passage.units or _plain_units(passage):
             words = set(terms(unit.text))
+            words_asked = words & set(question.terms)
             features = {
                 "unit_sim": similarity,
                 "unit_gap": similarity - closest,
@@ -108,7 +111,7 @@ def candidates(
                 "own_coverage": covered(list(question.weighted), words),
                 "context_coverage": covered(list(question.weighted), words | heading),
                 "number_need": _number_need(question, unit),
-                "list_need": float(question.need == "list" and unit.kind in ("item", "row")),
+                "list_need": float(question.need == "list" and _lists(unit) and bool(words_asked)),
                 "lead_in": float(is_lead_in(unit)),
                 "faq": float(unit.kind == "faq"),
             }
@@ -161,14 +164,21 @@ def gives_number(question: Question, unit: Unit) -> bool:
     """
     if question.need not in ("count", "duration"):
         return True
+    heading = set(terms(unit.section.split(" > ")[-1]))
+    if question.need == "count" and question.counted and question.counted != "money":
+        counted = {question.counted} | set(question.counted_near)
+        if _lists(unit) and counted & heading:
+            return True  # the list of the counted things: "how many projects?"
     if not has_number(unit.text):
         return False
     if question.need == "duration":
-        return _TIME.search(unit.text) is not None
+        short = _SHORT_TIME.search(question.text) is not None
+        return (_SHORT_TIME if short else _TIME).search(unit.text) is not None
     if question.counted == "money":
         return _CURRENCY.search(unit.text) is not None
     if question.counted:
-        return question.counted in set(terms(unit.text)) | set(terms(unit.section))
+        counted = {question.counted} | set(question.counted_near)
+        return bool(counted & (set(terms(unit.text)) | heading))
     return True
 
 
@@ -180,6 +190,11 @@ def has_number(text: str) -> bool:
 def is_lead_in(unit: Unit) -> bool:
     """Whether a unit only announces what follows ("The table below lists…")."""
     return unit.kind == "sentence" and _LEAD_IN.search(unit.text) is not None
+
+
+def _lists(unit: Unit) -> bool:
+    """Whether a unit is part of a list or enumerates one ("six paths: A, B, C, D...")."""
+    return unit.kind in ("item", "row") or unit.text.count(",") >= 2
 
 
 def _number_need(question: Question, unit: Unit) -> float:
