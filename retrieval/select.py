@@ -143,10 +143,11 @@ def select(
     chosen = [best]
     if is_lead_in(best.unit):
         chosen += _announced(best, scored)
-    if question.need == "list":
+    listing = question.need == "list" or question.need == "count" and _lists(best.unit)
+    if listing:  # a list, or a count answered by the list of the counted things
         chosen += _rest_of_list(best, scored)
-    if question.need not in ("count", "duration"):
-        room = (MAX_LIST if question.need == "list" else MAX_UNITS) - len(chosen)
+    if question.need != "duration":
+        room = (MAX_LIST if listing else MAX_UNITS) - len(chosen)
         chosen += _same_place(best, scored, room)
     chosen += _adding(question, chosen, scored)
     return _unique(chosen)
