@@ -126,7 +126,7 @@ class Assistant:
         """The standalone query for a checked question and the passages found for it."""
         lexical = self.retriever.lexical()  # one manifest read for the mending and the weights
         mended = lexical.vocabulary.mend(question)
-        query = lexical.vocabulary.mend(self.standalone(question, turns))
+        query = lexical.vocabulary.mend(self.standalone(mended, turns))
         own = mended if query != mended else None  # a follow-up: judge its own words
         passages = self.retriever.search(query)
         sides = analyze(query).sides

@@ -23,6 +23,7 @@ _ORDINAL = re.compile(
     r"\b(?:the\s+)?(" + "|".join(_ORDINALS) + r")\s+(one|option|path|track|level|provider|role)\b",
     re.IGNORECASE,
 )
+_AMONG = re.compile(r"\b(which|what)\s+(one\s+)?of\s+(those|them|these)\b", re.IGNORECASE)
 _ASKING_WORDS = re.compile(
     r"\b(what|whats|which|who|how|why|when|where|is|are|does|do|can|tell|me|about|the|a|an)\b",
     re.IGNORECASE,
@@ -127,6 +128,8 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
         listed = [n for n, g in named_in_answer if g == group]
         if -len(listed) <= position < len(listed):
             return f"{question} ({_simplify(listed[position])})"
+    if _AMONG.search(question) and named_in_answer:  # "which of those ...": all it listed
+        return f"{question} ({', '.join(_simplify(n) for n, _ in named_in_answer)})"
     named_now = lexicon.mentions(question)
     named_before = lexicon.mentions(last)
     if not named_before:  # "which one covers lineage?" named it only in the answer
@@ -141,6 +144,13 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
                     if _COMPARING.search(question):  # "how's it different from X?"
                         return f"{_simplify(old)} vs {_simplify(name)}: {question}"
                     return _replace(last, old, name)
+        own = [
+            t
+            for t in terms(question)
+            if not any(t in key for _, _, key in _keys(lexicon, named_now))
+        ]
+        if not named_before and len(own) <= 1:  # "and just the foundation one?": same question
+            return f"{last} ({', '.join(_simplify(n) for n, _ in named_now)})"
         return question
     context = [name for name, _ in named_before]
     if not context and len(previous) > 1:
@@ -159,6 +169,14 @@ def is_dependent(question: str, lexicon: EntityLexicon) -> bool:
         return True
     names_something = re.search(r"\b\w*[A-Z]\w*[A-Z]\w*\b", question) is not None  # DVC, SLOs
     return len(content) <= 1 and not names_something and not lexicon.mentions(question)
+
+
+def _keys(
+    lexicon: EntityLexicon, named: list[tuple[str, str]]
+) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The lexicon entries of the named things."""
+    wanted = set(named)
+    return [e for e in lexicon.entities_by_group if (e[0], e[1]) in wanted]
 
 
 def _ordinal(question: str) -> int | None:
