@@ -189,7 +189,12 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         f"{report.updated} updated, {report.unchanged} unchanged, {report.deleted} deleted "
         f"in {report.seconds:.1f} s"
     )
-    if not report.changed:
+    if report.texts_embedded:
+        print(
+            f"embedded {report.embedded} chunks, {report.units_embedded} quotable units and "
+            f"{report.words_embedded} vocabulary words"
+        )
+    elif not report.changed:
         print("Index is up to date: nothing was embedded.")
     # Questions are embedded through an ONNX export of the same model: a cold `ask`
     # then needs no torch. Exported once per model; a failure only costs speed.

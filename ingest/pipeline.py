@@ -42,6 +42,11 @@ class IngestReport:
         return self.added + self.updated
 
     @property
+    def texts_embedded(self) -> int:
+        """Texts the model embedded in this run: chunks, units and new vocabulary words."""
+        return self.embedded + self.units_embedded + self.words_embedded
+
+    @property
     def changed(self) -> bool:
         """Whether the index content changed."""
         return bool(self.added or self.updated or self.deleted)

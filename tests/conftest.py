@@ -37,7 +37,7 @@ class FakeEmbedder(Embeddings):
         queries: Number of texts passed to `embed_query` so far.
     """
 
-    def __init__(self, dims: int = 64) -> None:
+    def __init__(self, dims: int = 256) -> None:
         self.dims = dims
         self.embedded = 0
         self.queries = 0
@@ -263,7 +263,7 @@ The FinOps path teaches cost optimisation of training infrastructure.
 }
 """Three small course documents: levels and lists, an FAQ, a table and learning paths."""
 
-TINY_MODEL = "fake-bag-of-words-64"
+TINY_MODEL = "fake-bag-of-words-256"
 
 
 @pytest.fixture

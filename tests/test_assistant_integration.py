@@ -33,10 +33,6 @@ def quoted(answer) -> str:
 # --- FAQ questions in other words ----------------------------------------------------------------
 
 
-def bug(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"BUG {reason}")
-
-
 @pytest.mark.parametrize(
     ("question", "fact", "anchor"),
     [
@@ -61,24 +57,12 @@ def bug(reason: str) -> pytest.MarkDecorator:
             "how-often-does-the-certification-need-renewing",
         ),
         ("is the test online", "online proctoring", "can-the-exam-be-taken-online"),
-        pytest.param(
+        (
             "can I take the exam from home?",
             "online proctoring",
             "can-the-exam-be-taken-online",
-            marks=bug(
-                "answer.py select_units: the online-exam FAQ is retrieved first, but the "
-                "answer quotes the time-to-certify FAQ, whose words ('take', 'exam') overlap more"
-            ),
         ),
-        pytest.param(
-            "can I sit the exam from home?",
-            "online proctoring",
-            "can-the-exam-be-taken-online",
-            marks=bug(
-                "answer.py _answers: the online-exam FAQ is retrieved first but the question is "
-                "refused ('sit', 'home' are not in it, coverage stays under min_coverage)"
-            ),
-        ),
+        ("can I sit the exam from home?", "online proctoring", "can-the-exam-be-taken-online"),
         (
             "are DVC or Feast used?",
             "DVC and Feast",
@@ -240,10 +224,6 @@ def test_what_about_another_level_answers_about_that_level(assistant):
     assert all("Professional level" in c.section for c in answer.citations)
 
 
-@bug(
-    "retrieval: 'how long does it take? (Foundation level)' is answered with the general "
-    "'30 to 90 days' FAQ, not the Foundation level's preparation plan (20 days)"
-)
 def test_how_long_after_the_foundation_level_answers_with_its_preparation_plan(assistant):
     history = conversation_after(assistant, "tell me about the Foundation level")
 

@@ -69,11 +69,6 @@ def satellites(store: ChunkStore) -> list[str]:
     return sorted(n for n in names if n.endswith(("-units", "-words")))
 
 
-def embedded_by(report: IngestReport) -> int:
-    """Texts one run embedded: chunks, units and new vocabulary words."""
-    return report.embedded + report.units_embedded + report.words_embedded
-
-
 def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text
@@ -91,7 +86,7 @@ def test_first_ingest_adds_every_chunk_and_makes_them_searchable(
     assert report.documents == 2
     assert report.chunks == report.added == chunk_store.count() == 6
     assert report.units_embedded == 6  # each chunk here is one sentence
-    assert fake_embedder.embedded == embedded_by(report)
+    assert fake_embedder.embedded == report.texts_embedded
     assert (report.updated, report.unchanged, report.deleted) == (0, 0, 0)
     assert report.changed and not report.skipped
     manifest = chunk_store.require_manifest()
@@ -197,7 +192,7 @@ def test_adding_a_file_embeds_only_the_new_file(
 
     assert (report.documents, report.added, report.unchanged, report.deleted) == (3, 1, 6, 0)
     assert (report.embedded, report.units_embedded) == (1, 1)
-    assert counter.embedded == embedded_by(report)
+    assert counter.embedded == report.texts_embedded
     assert texts(chunk_store)["Renew every two to three years."] == "course/renewal.md"
 
 
@@ -232,7 +227,7 @@ def test_file_that_is_bad_when_the_model_changes_keeps_its_chunks_with_new_vecto
 
     assert [s.source for s in report.skipped] == ["course/labs.md"]
     assert report.embedded == report.units_embedded == chunk_store.count() == 6
-    assert counter.embedded == embedded_by(report)  # a new model: every word again too
+    assert counter.embedded == report.texts_embedded  # a new model: every word again too
     assert "Each lab takes about two hours on a laptop." in texts(chunk_store)
     assert chunk_store.require_manifest().model == "fake-b"
 
@@ -279,7 +274,7 @@ def test_changing_the_model_re_embeds_everything_including_kept_files(
     report = run([course], chunk_store, counter, model="fake-b")
 
     assert report.embedded == report.chunks == chunk_store.count() == 7
-    assert counter.embedded == embedded_by(report)
+    assert counter.embedded == report.texts_embedded
     assert (report.added, report.updated, report.deleted) == (0, 7, 0)
     assert chunk_store.require_manifest().model == "fake-b"
     assert texts(chunk_store)["Lineage records where data came from."] == "extra/glossary.md"

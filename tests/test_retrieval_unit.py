@@ -116,8 +116,13 @@ def chunk(name: str) -> Chunk:
 A, B, C = chunk("a"), chunk("b"), chunk("c")
 
 
+def sides(dense: list, sparse: list, dense_weight: float, bm25_weight: float) -> dict:
+    """The dense and BM25 rankings with their weights, as `_fuse` takes them."""
+    return {"dense": (dense, dense_weight), "bm25": (sparse, bm25_weight)}
+
+
 def test_fuse_adds_reciprocal_ranks_of_both_sides():
-    fused = _fuse([(A, 0.9), (B, 0.8), (C, 0.7)], [(C, 5.0), (A, 2.0)], 1.0, 1.0, 60)
+    fused = _fuse(sides([(A, 0.9), (B, 0.8), (C, 0.7)], [(C, 5.0), (A, 2.0)], 1.0, 1.0), 60)
 
     assert [f.chunk.id for f in fused] == ["a", "c", "b"]
     assert fused[0].score == pytest.approx(1 / 61 + 1 / 62)
@@ -130,8 +135,8 @@ def test_fuse_adds_reciprocal_ranks_of_both_sides():
 def test_fuse_weights_favour_one_side():
     dense, sparse = [(A, 0.9), (B, 0.8), (C, 0.7)], [(C, 5.0), (A, 2.0)]
 
-    by_words = _fuse(dense, sparse, dense_weight=1.0, bm25_weight=3.0, rrf_k=60)
-    by_meaning_only = _fuse(dense, sparse, dense_weight=1.0, bm25_weight=0.0, rrf_k=60)
+    by_words = _fuse(sides(dense, sparse, 1.0, 3.0), rrf_k=60)
+    by_meaning_only = _fuse(sides(dense, sparse, 1.0, 0.0), rrf_k=60)
 
     assert [f.chunk.id for f in by_words] == ["c", "a", "b"]
     assert by_words[0].score == pytest.approx(1 / 63 + 3 / 61)
@@ -144,16 +149,27 @@ def test_fuse_rrf_k_decides_between_one_top_rank_and_two_middling_ones():
     dense = [(A, 1.0), (fillers[0], 0.9), (fillers[1], 0.8), (fillers[2], 0.7), (C, 0.6)]
     sparse = [(fillers[2], 9.0), (fillers[1], 8.0), (fillers[0], 7.0), (B, 6.0), (C, 5.0)]
 
-    steep = _fuse(dense, sparse, 1.0, 1.0, rrf_k=1)
-    flat = _fuse(dense, sparse, 1.0, 1.0, rrf_k=60)
+    steep = _fuse(sides(dense, sparse, 1.0, 1.0), rrf_k=1)
+    flat = _fuse(sides(dense, sparse, 1.0, 1.0), rrf_k=60)
 
     assert [f.chunk.id for f in steep].index("a") < [f.chunk.id for f in steep].index("c")
     assert [f.chunk.id for f in flat].index("c") < [f.chunk.id for f in flat].index("a")
 
 
 def test_fuse_breaks_ties_by_chunk_id_and_handles_empty_sides():
-    assert [f.chunk.id for f in _fuse([(B, 0.5)], [(A, 1.0)], 1.0, 1.0, 60)] == ["a", "b"]
-    assert _fuse([], [], 1.0, 1.0, 60) == []
+    assert [f.chunk.id for f in _fuse(sides([(B, 0.5)], [(A, 1.0)], 1.0, 1.0), 60)] == ["a", "b"]
+    assert _fuse(sides([], [], 1.0, 1.0), 60) == []
+
+
+def test_fuse_takes_the_best_unit_ranking_as_a_third_side():
+    unit_ranking = [(B, 0.7), (A, 0.6)]
+    rankings = {**sides([(A, 0.9)], [(A, 2.0)], 0.0, 1.0), "unit": (unit_ranking, 1.0)}
+
+    fused = _fuse(rankings, 60)
+
+    assert [f.chunk.id for f in fused] == ["a", "b"]
+    assert fused[0].score == pytest.approx(1 / 61 + 1 / 62)  # a whole-chunk rank of weight 0
+    assert (fused[0].unit, fused[1].unit) == (0.6, 0.7)
 
 
 # --- top-k, modes, documents ---------------------------------------------------------------------

@@ -1,0 +1,302 @@
+"""Selection on hand-built passages: a lead-in brings the list it announces, a list question
+gathers the whole list, a comparison quotes each side alone, and a count, amount or duration
+prefers a unit that gives a number of the asked kind.
+
+The scorer is set by hand to rank units by their similarity alone (probability 0.98 at 0.9,
+0.5 at 0.5, 0.02 at 0.1), so every expected selection follows from the similarities given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from ingest.documents import Chunk, ChunkKind
+from ingest.units import Unit, split_units
+from retrieval.hybrid import ScoredChunk
+from retrieval.lexical import TermWeights
+from retrieval.question import analyze
+from retrieval.scorer import Scorer
+from retrieval.select import (
+    UNIT_FEATURES,
+    Candidate,
+    gives_number,
+    has_number,
+    is_lead_in,
+    select,
+)
+
+
+def scorer(intercept: float = -5.0, **coef: float) -> Scorer:
+    """A selection scorer on raw (unstandardised) features with the given coefficients."""
+    coef = coef or {"unit_sim": 10.0}
+    count = len(UNIT_FEATURES)
+    return Scorer(
+        UNIT_FEATURES,
+        tuple(coef.get(name, 0.0) for name in UNIT_FEATURES),
+        intercept,
+        (0.0,) * count,
+        (1.0,) * count,
+    )
+
+
+BY_SIMILARITY = scorer()
+
+
+def passage(
+    text: str, similarities: Sequence[float], section: str, kind: ChunkKind = "text"
+) -> ScoredChunk:
+    """A retrieved chunk whose units have the given similarities, in order."""
+    chunk = Chunk(
+        f"{section}/{text[:30]}",
+        text,
+        "knowledge/syllabus.md",
+        "Syllabus",
+        section,
+        section.split(" > ")[-1].lower().replace(" ", "-"),
+        "/syllabus",
+        kind,
+    )
+    units = split_units(chunk)
+    assert len(units) == len(similarities), [u.text for u in units]
+    return ScoredChunk(
+        chunk,
+        score=0.0,
+        dense=0.5,
+        bm25=1.0,
+        unit=max(similarities),
+        units=tuple(zip(units, similarities, strict=True)),
+    )
+
+
+def chosen(question: str, passages: Sequence[ScoredChunk]) -> list[str]:
+    """Texts of the units `select` quotes for a question, in order."""
+    weights = TermWeights(p.chunk.embedding_text for p in passages)
+    asked = analyze(question, None, weights)
+    return [c.unit.text for c in select(asked, passages, weights, BY_SIMILARITY)]
+
+
+RULES = (
+    "The exam is delivered online. The rules below apply on exam day:\n"
+    "- Bring a photo ID.\n"
+    "- Keep your phone in another room."
+)
+
+
+def test_a_lead_in_sentence_brings_the_items_it_announces() -> None:
+    rules = passage(RULES, [0.3, 0.9, 0.1, 0.1], "FAQ > Exam day")
+    other = passage("- Labs use DVC.", [0.1], "Guide > Labs")
+    assert chosen("exam day rules", [rules, other]) == [
+        "The rules below apply on exam day:",
+        "Bring a photo ID.",
+        "Keep your phone in another room.",
+    ]
+
+
+def test_a_plain_sentence_does_not_bring_the_items_after_it() -> None:
+    text = RULES.replace("The rules below apply on exam day:", "Rules apply on exam day.")
+    rules = passage(text, [0.3, 0.9, 0.1, 0.1], "FAQ > Exam day")
+    assert chosen("exam day rules", [rules]) == ["Rules apply on exam day."]
+
+
+def test_a_lead_in_brings_the_table_rows_of_its_section() -> None:
+    lead = passage("The table below maps each track to its level.", [0.9], "Syllabus > Tracks")
+    core = passage("Track: Core; Level: Foundation", [0.1], "Syllabus > Tracks", "table_row")
+    governance = passage(
+        "Track: Governance; Level: Professional", [0.1], "Syllabus > Tracks", "table_row"
+    )
+    elsewhere = passage("Role: SRE; Path: SRE path", [0.1], "Guide > Roles", "table_row")
+    assert chosen("track levels", [lead, core, governance, elsewhere]) == [
+        "The table below maps each track to its level.",
+        "Track: Core; Level: Foundation",
+        "Track: Governance; Level: Professional",
+    ]
+
+
+def test_a_list_question_gathers_every_item_of_the_best_unit_s_list() -> None:
+    mistakes = passage(
+        "Watch out for these.\n"
+        "- Skipping data validation.\n"
+        "- Leaving datasets without version control.\n"
+        "- Training on stale features.\n"
+        "- Ignoring drift in production.",
+        [0.2, 0.3, 0.9, 0.1, 0.1],
+        "Syllabus > Foundation level > Common mistakes",
+    )
+    other = passage("- Labs use DVC.", [0.3], "Guide > Labs")
+    texts = chosen("what are the common mistakes", [mistakes, other])
+    assert texts[0] == "Leaving datasets without version control."
+    assert sorted(texts) == sorted(
+        [
+            "Skipping data validation.",
+            "Leaving datasets without version control.",
+            "Training on stale features.",
+            "Ignoring drift in production.",
+        ]
+    )
+
+
+def test_a_general_question_quotes_only_what_scores_close_to_the_best() -> None:
+    mistakes = passage(
+        "- Skipping data validation.\n- Leaving datasets without version control.",
+        [0.9, 0.1],
+        "Syllabus > Foundation level > Common mistakes",
+    )
+    assert chosen("why skip data validation", [mistakes]) == ["Skipping data validation."]
+
+
+def test_a_comparison_quotes_units_about_each_side_alone() -> None:
+    both = passage(
+        "Both the Foundation and the Professional level end with an exam.",
+        [0.9],
+        "Syllabus > Levels",
+    )
+    foundation = passage(
+        "It introduces data pipelines for machine learning.", [0.5], "Syllabus > Foundation level"
+    )
+    professional = passage(
+        "The Professional level teaches feature stores.", [0.6], "Syllabus > Professional level"
+    )
+    texts = chosen("foundation vs professional level", [both, foundation, professional])
+    assert texts == [
+        "It introduces data pipelines for machine learning.",  # named by its heading
+        "The Professional level teaches feature stores.",
+    ]
+
+
+def test_a_comparison_with_one_side_missing_falls_back_to_the_best_unit() -> None:
+    both = passage(
+        "Both the Foundation and the Professional level end with an exam.",
+        [0.9],
+        "Syllabus > Levels",
+    )
+    foundation = passage("It introduces data pipelines.", [0.5], "Syllabus > Foundation level")
+    texts = chosen("foundation vs professional level", [both, foundation])
+    assert texts[0] == "Both the Foundation and the Professional level end with an exam."
+
+
+def test_a_duration_prefers_a_unit_that_gives_a_time() -> None:
+    prep = passage(
+        "Foundation prep is self-paced. The Foundation level has 3 modules.",
+        [0.9, 0.8],
+        "Syllabus > Foundation level",
+    )
+    plan = passage(
+        "Most learners finish the Foundation prep in 20 days.",
+        [0.7],
+        "Syllabus > Foundation level > Preparation plan",
+    )
+    texts = chosen("how long does the foundation prep take", [prep, plan])
+    assert texts == ["Most learners finish the Foundation prep in 20 days."]
+
+
+def test_a_weak_unit_with_a_number_does_not_beat_a_strong_one() -> None:
+    prep = passage("Foundation prep is self-paced.", [0.9], "Syllabus > Foundation level")
+    plan = passage("Some finish in 20 days.", [0.2], "Syllabus > Foundation level > Plan")
+    texts = chosen("how long does the foundation prep take", [prep, plan])
+    assert texts[0] == "Foundation prep is self-paced."
+
+
+def test_an_amount_prefers_a_unit_with_a_currency() -> None:
+    exam = passage(
+        "The exam has 60 questions. The exam costs $200 per attempt.", [0.9, 0.7], "FAQ > Exam"
+    )
+    texts = chosen("how much does the exam cost", [exam])
+    assert texts[0] == "The exam costs $200 per attempt."
+
+
+def test_a_count_prefers_a_number_of_the_counted_thing() -> None:
+    levels = passage("The course has two levels.", [0.9], "Syllabus > Levels")
+    tracks = passage("The course offers four tracks.", [0.7], "Syllabus > Overview")
+    texts = chosen("how many tracks are there", [levels, tracks])
+    assert texts[0] == "The course offers four tracks."
+
+
+def test_a_count_is_answered_by_the_list_under_a_heading_naming_the_counted_thing() -> None:
+    levels = passage("The course has two levels.", [0.9], "Syllabus > Levels")
+    tracks = passage("- Core\n- Governance\n- Security", [0.6, 0.3, 0.3], "Syllabus > Tracks")
+    assert chosen("how many tracks are there", [levels, tracks]) == [
+        "Core",
+        "Governance",
+        "Security",
+    ]
+
+
+def test_no_passages_select_nothing() -> None:
+    weights = TermWeights(["The exam is online."])
+    assert select(analyze("is the exam online", None, weights), [], weights, BY_SIMILARITY) == []
+
+
+def test_the_scorer_s_coefficients_decide_the_best_unit() -> None:
+    faq = passage("The exam is rated moderately difficult.", [0.5], "FAQ > How hard", "faq")
+    text = passage("The exam covers automation and data.", [0.6], "Guide > Exam")
+    weights = TermWeights(p.chunk.embedding_text for p in (faq, text))
+    asked = analyze("how hard is the exam", None, weights)
+    prefers_faq = scorer(intercept=0.0, faq=5.0)
+    best = select(asked, [text, faq], weights, prefers_faq)[0]
+    assert isinstance(best, Candidate)
+    assert best.unit.kind == "faq" and best.features["faq"] == 1.0
+    assert best.probability == pytest.approx(prefers_faq.probability(best.features))
+
+
+def unit(text: str, kind: str = "sentence", section: str = "Syllabus > Overview") -> Unit:
+    return Unit("c", 0, text, kind, section)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "section", "gives"),
+    [
+        ("how long does it take", "Most learners take 30 to 90 days.", "FAQ > Time", True),
+        ("how long does it take", "The Foundation level has 3 modules.", "FAQ > Time", False),
+        ("how many hours does a lab take", "Each lab takes about two hours.", "Labs", True),
+        ("how many hours does a lab take", "Preparation takes 20 days.", "Labs", False),
+        ("how much does the exam cost", "The exam costs $200.", "FAQ > Exam", True),
+        ("how much does the exam cost", "The exam costs 200 USD.", "FAQ > Exam", True),
+        ("how much does the exam cost", "The exam has 60 questions.", "FAQ > Exam", False),
+        ("how many tracks are there", "There are four tracks.", "Syllabus", True),
+        ("how many tracks are there", "There are two levels.", "Syllabus", False),
+        ("how many tracks are there", "There are four of them.", "Syllabus > Tracks", True),
+        ("what is the pass mark", "The pass mark is 70 percent.", "FAQ > Exam", True),
+        ("what is the pass mark", "The exam is hard.", "FAQ > Exam", False),
+        ("is the exam online", "The exam is delivered online.", "FAQ > Exam", True),
+    ],
+)
+def test_gives_number(question: str, text: str, section: str, gives: bool) -> None:
+    assert gives_number(analyze(question), unit(text, section=section)) is gives
+
+
+def test_a_list_item_under_the_counted_thing_s_heading_gives_the_count() -> None:
+    item = unit("Governance", kind="item", section="Syllabus > Tracks")
+    assert gives_number(analyze("how many tracks are there"), item)
+    assert not gives_number(analyze("how many levels are there"), item)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Most learners finish in 20 days.", True),
+        ("It takes two to three years.", True),
+        ("Take the Foundation level first.", True),
+        ("The exam is delivered online.", False),
+        ("Each lab uses DVC.", False),
+    ],
+)
+def test_has_number(text: str, expected: bool) -> None:
+    assert has_number(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "expected"),
+    [
+        ("The table below lists the tracks.", "sentence", True),
+        ("The course has these levels:", "sentence", True),
+        ("The following tools are used in the labs.", "sentence", True),
+        ("This table maps each role to a path.", "sentence", True),
+        ("The exam is delivered online.", "sentence", False),
+        ("Data validation: check inputs before training:", "item", False),
+        ("The table below lists the tracks.", "faq", False),
+    ],
+)
+def test_is_lead_in(text: str, kind: str, expected: bool) -> None:
+    assert is_lead_in(unit(text, kind=kind)) is expected
