@@ -128,7 +128,8 @@ class Assistant:
         mended = lexical.vocabulary.mend(question)
         query = lexical.vocabulary.mend(self.standalone(mended, turns))
         own = mended if query != mended else None  # a follow-up: judge its own words
-        passages = self.retriever.search(query)
+        unknown = unknown_words(f"{query} {own or ''}", lexical.weights)
+        passages, near = self.retriever.search_with(query, unknown)
         sides = analyze(query).sides
         if sides:  # "X vs Y": make sure both sides are found, not just the louder one
             intent = query
@@ -136,8 +137,6 @@ class Assistant:
                 intent = intent.replace(side, " ")
             found = [self.retriever.search(f"{side} {intent}", 2) for side in sides]
             passages = _merge(passages, *found)
-        unknown = unknown_words(f"{query} {own or ''}", lexical.weights)
-        near = self.retriever.near_words(unknown)
         return Retrieved(query, own, passages, lexical.weights, near)
 
     def validate(
@@ -243,7 +242,12 @@ def make_assistant(settings: Settings) -> Assistant:
         StoreUnavailableError: The Chroma server cannot be reached.
     """
     from ingest import make_query_embedder, make_store
+    from retrieval.lexical import warm_up
     from retrieval.llm import make_llm
+
+    # The word-frequency table takes a moment to load: let it load while the store and
+    # the model do.
+    threading.Thread(target=warm_up, name="wordfreq-warm-up", daemon=True).start()
 
     retriever = HybridRetriever(
         store=make_store(settings),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -108,13 +109,36 @@ class HybridRetriever(BaseRetriever):
             query: The (standalone) question.
             k: How many to return; defaults to `self.k`.
         """
+        return self.search_with(query, (), k)[0]
+
+    def search_with(
+        self, query: str, words: Sequence[str] = (), k: int | None = None
+    ) -> tuple[list[ScoredChunk], dict[str, frozenset[str]]]:
+        """`search`, and the course words nearest in meaning to some words of the question.
+
+        The question and the words go through the model in one call.
+
+        Args:
+            query: The (standalone) question.
+            words: Words of the question the course never uses ("tough").
+            k: How many chunks to return; defaults to `self.k`.
+
+        Returns:
+            The chunks, and each word → stems of its nearest course words.
+        """
         k = k or self.k
         lexical = self.lexical()
         query = lexical.vocabulary.mend(query)
+        words = list(dict.fromkeys(words))
         rankings: dict[str, tuple[list[tuple[Chunk, float]], float]] = {}
         similarities = None
+        near: dict[str, frozenset[str]] = {}
         if self.mode != "bm25":
-            vector = self.embedder.embed_query(query)
+            if words:
+                vector, *word_vectors = self.embedder.embed_documents([query, *words])
+                near = lexical.neighbours.of(dict(zip(words, word_vectors, strict=True)))
+            else:
+                vector = self.embedder.embed_query(query)
             hits = self.store.query(vector, self.candidates, refresh=False)  # lexical() did
             weight = self.dense_weight if self.mode == "hybrid" else 1.0  # dense alone: it ranks
             rankings["dense"] = ([(h.chunk, h.score) for h in hits], weight)
@@ -126,9 +150,9 @@ class HybridRetriever(BaseRetriever):
             weight = self.bm25_weight if self.mode == "hybrid" else 1.0
             rankings["bm25"] = (lexical.index.search(query, self.candidates), weight)
         fused = _fuse(rankings, self.rrf_k)[:k]
-        if similarities is None:
-            return fused
-        return [_with_units(s, lexical.units, similarities) for s in fused]
+        if similarities is not None:
+            fused = [_with_units(s, lexical.units, similarities) for s in fused]
+        return fused, near
 
     def lexical(self) -> _Lexical:
         """The BM25 index and term weights of the active index generation."""
@@ -157,14 +181,6 @@ class HybridRetriever(BaseRetriever):
 
         words = vocabulary(chunks)
         return list(zip(words, self.embedder.embed_documents(words) if words else [], strict=True))
-
-    def near_words(self, words: list[str]) -> dict[str, frozenset[str]]:
-        """Stems of the course words nearest in meaning to each word (one model call)."""
-        words = list(dict.fromkeys(words))
-        if not words or self.mode == "bm25":
-            return {}
-        vectors = self.embedder.embed_documents(words)
-        return self.lexical().neighbours.of(dict(zip(words, vectors, strict=True)))
 
     def _units(self, chunks: list[Chunk]) -> list[tuple[Unit, list[float]]]:
         """The generation's units with vectors; embedded here for an index from before units."""

@@ -312,11 +312,11 @@ def searches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     log: list[str] = []
     from retrieval.hybrid import HybridRetriever
 
-    search = HybridRetriever.search
+    search_with = HybridRetriever.search_with
 
-    def recording(self, query, k=None):
+    def recording(self, query, words=(), k=None):
         log.append(query)
-        return search(self, query, k)
+        return search_with(self, query, words, k)
 
-    monkeypatch.setattr(HybridRetriever, "search", recording)
+    monkeypatch.setattr(HybridRetriever, "search_with", recording)
     return log
