@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8501
 HOST   ?= localhost
 
-.PHONY: run test setup browser ingest app serve eval bench lint format clean
+.PHONY: run test setup browser ingest app serve eval train bench lint format clean
 
 run: setup ingest app  ## set up, build the index if missing or stale, start the chat
 
@@ -40,6 +40,9 @@ serve: setup  ## the HTTP API and the script-tag widget
 
 eval: setup  ## quality report for the three retrievers side by side
 	$(BIN)/cert-assistant eval --compare
+
+train: setup  ## refit the answerer's scorers on the dev split (writes retrieval/weights.json)
+	$(BIN)/python -m evals.train
 
 bench: setup  ## latency benchmark against the plain LangChain baseline
 	$(BIN)/cert-assistant bench
