@@ -33,6 +33,8 @@ def weights() -> TermWeights:
         "what are the fees",
         "how much is the exam fee",
         "how much do they charge for the exam",
+        "how much will I pay for the professional level",
+        "what does the exam cost",
     ],
 )
 def test_an_amount_of_money_is_a_count_of_money(question: str) -> None:
