@@ -85,8 +85,13 @@ def fit(rows: list[list[float]], labels: list[int], names: Sequence[str]) -> Sco
     )
 
 
-def train(examples: Sequence[Example]) -> dict[str, Any]:
-    """Fit both scorers; returns the content of the weights file."""
+def train(examples: Sequence[Example], trained_on: str = "evals/dev.jsonl") -> dict[str, Any]:
+    """Fit both scorers; returns the content of the weights file.
+
+    Args:
+        examples: The collected dev cases.
+        trained_on: Where they came from, recorded in the file.
+    """
     unit_rows, unit_labels = [], []
     for example in examples:
         if example.case.refuse:
@@ -122,7 +127,7 @@ def train(examples: Sequence[Example]) -> dict[str, Any]:
     )
     return {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "trained_on": "evals/dev.jsonl",
+        "trained_on": trained_on,
         "select": selector.to_json(),
         "answerable": answerer.to_json(),
     }
@@ -176,6 +181,15 @@ def _calibration(probabilities: Sequence[float], labels: Sequence[int]) -> list[
     return bins
 
 
+def _shown(path: Path) -> str:
+    """A path relative to the project when it lies inside it."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Train on the dev split and write the weights file."""
     parser = argparse.ArgumentParser(
@@ -195,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CertAssistantError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    weights = train(examples)
+    weights = train(examples, _shown(args.dataset))
     args.out.write_text(json.dumps(weights, indent=2) + "\n", encoding="utf-8")
     answerable = weights["answerable"]
     print(f"trained on {len(examples)} dev cases; wrote {args.out}")

@@ -45,6 +45,7 @@ class Retrieved:
         weights: Term weights of the index generation searched.
         alternatives: The question's words the course never uses → stems of the course
             words nearest to them in meaning.
+        subjects: Key terms of the course's named things the query mentions.
     """
 
     query: str
@@ -52,10 +53,11 @@ class Retrieved:
     passages: list[ScoredChunk]
     weights: TermWeights
     alternatives: dict[str, frozenset[str]]
+    subjects: tuple[tuple[str, ...], ...] = ()
 
     def question(self) -> Question:
         """The analysed question."""
-        return analyze(self.query, self.own, self.weights, self.alternatives)
+        return analyze(self.query, self.own, self.weights, self.alternatives, self.subjects)
 
 
 class Assistant:
@@ -137,7 +139,8 @@ class Assistant:
                 intent = intent.replace(side, " ")
             found = [self.retriever.search(f"{side} {intent}", 2) for side in sides]
             passages = _merge(passages, *found)
-        return Retrieved(query, own, passages, lexical.weights, near)
+        subjects = self.lexicon().subjects(query)
+        return Retrieved(query, own, passages, lexical.weights, near, subjects)
 
     def validate(
         self, question: Any, history: Iterable[Turn | Mapping[str, Any]] | None = None

@@ -71,6 +71,12 @@ class EntityLexicon:
                     self.entities.setdefault(name, (parent, key))
                     self.entities_by_group.append((name, parent, key))
 
+    def subjects(self, text: str) -> tuple[tuple[str, ...], ...]:
+        """Key terms of the named things a text mentions (for question analysis)."""
+        named = set(self.mentions(text))
+        keys = {key for name, group, key in self.entities_by_group if (name, group) in named}
+        return tuple(sorted(keys))
+
     def asks_about_part(self, text: str, names: Iterable[str]) -> bool:
         """Whether a text names a sub-heading of one of the named things ("common mistakes")."""
         words = set(terms(text))

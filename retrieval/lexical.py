@@ -96,7 +96,7 @@ WeightedTerm = tuple[str, float, frozenset[str]]
 def unknown_words(text: str, weights: TermWeights) -> list[str]:
     """The words of a text that the course never uses and that say something.
 
-    >>> unknown_words("is the exam tough tho", TermWeights(["The exam is difficult."]))
+    >>> unknown_words("is the exam tough", TermWeights(["The exam is difficult."]))
     ['tough']
     """
     words = [w for w in _TOKEN.findall(text.lower()) if w not in _stopwords() and w.isalpha()]
@@ -113,9 +113,10 @@ def weighted_terms(
     """Content terms of a text with how much each says about what is asked.
 
     A term the course uses weighs its inverse document frequency; one it never uses
-    weighs the unseen weight scaled by its `informativeness`, so chat filler the corpus
-    lacks ("tho", "point") stops counting as missing while "fee" still does. Terms found
-    in most passages are left out, as in `TermWeights.coverage`.
+    weighs the unseen weight scaled by its `informativeness`, so common English the corpus
+    lacks ("point", "thing") weighs little while "fee" keeps its weight (chat shorthand such
+    as "tho" is written out by `Vocabulary.mend` before). Terms found in most passages are
+    left out, as in `TermWeights.coverage`.
 
     Args:
         text: The text.
@@ -237,7 +238,7 @@ class Vocabulary:
 
         >>> Vocabulary(["The professional level and its background"]).mend(
         ...     "wat does the profesional lvl need as backround")
-        'wat does the professional level need as background'
+        'what does the professional level need as background'
         """
         return _WORD.sub(lambda m: self._mend_word(m.group(0)), text)
 

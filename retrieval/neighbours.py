@@ -38,7 +38,7 @@ class Neighbours:
     ) -> None:
         self.words = [w for w, _ in words]
         self.stems = stem(self.words)
-        matrix = np.asarray([v for _, v in words], dtype=np.float32).reshape(len(self.words), -1)
+        matrix = _matrix([v for _, v in words])
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         self._matrix = matrix / np.where(norms == 0, 1, norms)
         self.min_similarity = min_similarity
@@ -57,3 +57,10 @@ class Neighbours:
                 self.stems[i] for i in best if similarities[i] >= self.min_similarity
             )
         return found
+
+
+def _matrix(vectors: Sequence[Sequence[float]]) -> np.ndarray:
+    """Vectors as rows of a float32 matrix; an empty one has no rows (and one column)."""
+    if not vectors:
+        return np.zeros((0, 1), dtype=np.float32)
+    return np.asarray(vectors, dtype=np.float32)

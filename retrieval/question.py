@@ -51,6 +51,8 @@ class Question:
         counted: For a count, the stem of what is counted ("track" in "how many tracks"),
             or `money` for an amount ("how much does it cost", "what's the fee").
         counted_near: Stems of course words near in meaning to the counted word.
+        subjects: Key terms of the course's named things the question is about (a level,
+            a track, a path, a role, a provider), e.g. `(("profession",),)`.
         weighted: Content terms with how telling each is (`lexical.weighted_terms`).
         own_weighted: The same for the learner's own words in this turn.
     """
@@ -62,6 +64,7 @@ class Question:
     sides: tuple[str, ...] = ()
     counted: str | None = None
     counted_near: frozenset[str] = frozenset()
+    subjects: tuple[tuple[str, ...], ...] = ()
     weighted: tuple[WeightedTerm, ...] = ()
     own_weighted: tuple[WeightedTerm, ...] = ()
 
@@ -71,6 +74,7 @@ def analyze(
     own: str | None = None,
     weights: TermWeights | None = None,
     alternatives: dict[str, frozenset[str]] | None = None,
+    subjects: tuple[tuple[str, ...], ...] = (),
 ) -> Question:
     """Analyse a question.
 
@@ -79,6 +83,7 @@ def analyze(
         own: The learner's words in this turn when `text` was rebuilt from a follow-up.
         weights: Term weights of the corpus, to weigh the terms by how telling they are.
         alternatives: Course words near in meaning to the question's unknown words.
+        subjects: Key terms of the named things the question mentions.
 
     >>> analyze("how long does the foundation prep take").need
     'duration'
@@ -98,6 +103,7 @@ def analyze(
         sides=sides,
         counted=(counted := _counted(text)),
         counted_near=_near(counted, text, alternatives or {}),
+        subjects=subjects,
         weighted=tuple(weighted_terms(text, weights, alternatives)) if weights else (),
         own_weighted=tuple(weighted_terms(own_text, weights, alternatives)) if weights else (),
     )
@@ -129,6 +135,13 @@ _MONEY = re.compile(
     re.IGNORECASE,
 )
 _PRICED = re.compile(r"\b(cost|costs)\b", re.IGNORECASE)
+_HOW_MUCH = re.compile(r"\bhow\s+much\b", re.IGNORECASE)
+# "cost" as what something costs, not the FinOps topic: "does the exam cost", "it costs"
+_COSTS = re.compile(
+    r"\b(do|does|did|will|would|should)\s+(\w+\s+){0,4}?cost\s*(\?|$|\b(me|us|to|for|in|per)\b)"
+    r"|\b(it|they|that|this)\s+costs?\b|\bwhat('?s|\s+is)\s+the\s+cost\s+of\b",
+    re.IGNORECASE,
+)
 
 
 def _counted(text: str) -> str | None:
@@ -136,18 +149,21 @@ def _counted(text: str) -> str | None:
 
     >>> _counted("how many tracks are there"), _counted("how much is the exam fee")
     ('track', 'money')
+    >>> _counted("what does the exam cost"), _counted("how does finops cover cost optimisation")
+    ('money', None)
     """
-    money = _MONEY.search(text)
-    if money and (money.group(1) or "how" in money.group(0).lower() and _PRICED.search(text)):
-        return "money"  # a price, fee or salary, or "how much does it cost"
-    if money and not money.group(1) and not _PRICED.search(text):
-        money = None  # "how much" of something else
+    words = [m for m in _MONEY.finditer(text) if m.group(1)]  # price, fee, salary...
+    how_much = _HOW_MUCH.search(text)
+    if words or _PRICED.search(text) and (how_much or _COSTS.search(text)):
+        return "money"  # a price, fee or salary, or what something costs
     if match := _COUNTED.search(text):  # the first plural of the next words, else the first
-        words = match.group(1).lower().split()
-        word = next((w for w in words if w.endswith("s") and not w.endswith("ss")), words[0])
+        found_words = match.group(1).lower().split()
+        word = next(
+            (w for w in found_words if w.endswith("s") and not w.endswith("ss")), found_words[0]
+        )
         found = terms(word)
         return found[0] if found else None
-    return "money" if money else None
+    return None
 
 
 def _near(

@@ -89,8 +89,17 @@ class Scorer:
                 threshold=float(data.get("threshold", 0.5)),  # type: ignore[arg-type]
                 info=dict(data.get("info", {})),  # type: ignore[call-overload]
             )
-        except (KeyError, TypeError, ValueError) as error:
-            raise WeightsError(f"malformed scorer in the weights file: {error}") from error
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise WeightsError(
+                f"malformed scorer in the weights file ({error}): retrain with "
+                "`python -m evals.train`"
+            ) from error
+        sizes = {len(scorer.coef), len(scorer.mean), len(scorer.scale)}
+        if sizes != {len(scorer.features)}:
+            raise WeightsError(
+                f"the weights give {len(scorer.features)} features but {len(scorer.coef)} "
+                "coefficients: retrain with `python -m evals.train`"
+            )
         if scorer.features != tuple(expected):
             raise WeightsError(
                 f"the weights were trained on features {list(scorer.features)}, but the code "
@@ -117,10 +126,15 @@ def load_weights(path: Path = WEIGHTS_FILE) -> Weights:
     from retrieval.answerability import ANSWER_FEATURES
     from retrieval.select import UNIT_FEATURES
 
+    retrain = "retrain with `python -m evals.train`"
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise WeightsError(f"Cannot read the answerer weights {path}: {error}") from error
+        raise WeightsError(
+            f"Cannot read the answerer weights {path}: {error}; {retrain}"
+        ) from error
+    if not isinstance(data, dict) or not {"select", "answerable"} <= set(data):
+        raise WeightsError(f"The answerer weights {path} lack `select` and `answerable`; {retrain}")
     return Weights(
         select=Scorer.from_json(data["select"], UNIT_FEATURES),
         answerable=Scorer.from_json(data["answerable"], ANSWER_FEATURES),

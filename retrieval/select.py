@@ -31,6 +31,7 @@ UNIT_FEATURES = (
     "list_need",
     "lead_in",
     "faq",
+    "subject",
 )
 """What the selection scorer sees of a unit:
 
@@ -45,7 +46,9 @@ UNIT_FEATURES = (
 - `list_need`: 1 when a list is asked and the unit lists (an item, a row, or a sentence
   enumerating three things or more) and shares a word with the question;
 - `lead_in`: 1 for a sentence that announces what follows ("The table below lists…");
-- `faq`: 1 for an FAQ answer.
+- `faq`: 1 for an FAQ answer;
+- `subject`: when the question names a level, track, path, role or provider, +1 for a unit
+  whose text or heading path names it too and -1 for one that does not; 0 otherwise.
 """
 
 MAX_UNITS = 3
@@ -114,6 +117,7 @@ def candidates(
                 "list_need": float(question.need == "list" and _lists(unit) and bool(words_asked)),
                 "lead_in": float(is_lead_in(unit)),
                 "faq": float(unit.kind == "faq"),
+                "subject": _subject(question, words | heading),
             }
             found.append(Candidate(unit, index, features))
     return found
@@ -191,6 +195,13 @@ def has_number(text: str) -> bool:
 def is_lead_in(unit: Unit) -> bool:
     """Whether a unit only announces what follows ("The table below lists…")."""
     return unit.kind == "sentence" and _LEAD_IN.search(unit.text) is not None
+
+
+def _subject(question: Question, words: set[str]) -> float:
+    """+1 when the unit names what the question is about, -1 when not, 0 for no subject."""
+    if not question.subjects:
+        return 0.0
+    return 1.0 if any(set(key) <= words for key in question.subjects) else -1.0
 
 
 def _lists(unit: Unit) -> bool:

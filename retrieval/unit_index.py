@@ -21,7 +21,7 @@ class UnitIndex:
 
     def __init__(self, units: Sequence[tuple[Unit, Sequence[float]]]) -> None:
         self.units = [u for u, _ in units]
-        matrix = np.asarray([v for _, v in units], dtype=np.float32).reshape(len(self.units), -1)
+        matrix = _matrix([v for _, v in units])
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         self._matrix = matrix / np.where(norms == 0, 1, norms)
         self.rows: dict[str, list[int]] = {}
@@ -39,3 +39,10 @@ class UnitIndex:
     def of_chunk(self, chunk_id: str, similarities: np.ndarray) -> tuple[tuple[Unit, float], ...]:
         """The units of one chunk, in order, with their similarities."""
         return tuple((self.units[r], float(similarities[r])) for r in self.rows.get(chunk_id, []))
+
+
+def _matrix(vectors: Sequence[Sequence[float]]) -> np.ndarray:
+    """Vectors as rows of a float32 matrix; an empty one has no rows (and one column)."""
+    if not vectors:
+        return np.zeros((0, 1), dtype=np.float32)
+    return np.asarray(vectors, dtype=np.float32)

@@ -1,0 +1,125 @@
+"""Training the answerer's scorers on a few dev cases against the real index: the weights
+match the code and load; `python -m evals.train` refuses the frozen test split and writes
+the file given with `--out` (and never the shipped one)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from cert_assistant.settings import Settings
+from evals import train as training
+from evals.dataset import SPLITS, Case, load_dataset
+from retrieval import make_assistant
+from retrieval.answerability import ANSWER_FEATURES
+from retrieval.guard import looks_like_injection
+from retrieval.question import need_of
+from retrieval.scorer import WEIGHTS_FILE, Scorer, load_weights
+from retrieval.select import UNIT_FEATURES
+
+pytestmark = pytest.mark.integration
+
+ANSWERABLE = 12
+REFUSED = 8
+
+
+def few_dev_cases() -> list[Case]:
+    """The first answerable dev cases and the first refused ones that the scorer (not the
+    rule for counts and durations, nor the injection guard) has to refuse: ~20 in all, so
+    the five-fold cross-validation has enough of each class."""
+    cases = load_dataset(SPLITS["dev"])
+    answerable = [c for c in cases if not c.refuse][:ANSWERABLE]
+    refused = [
+        c
+        for c in cases
+        if c.refuse
+        and not c.history
+        and not looks_like_injection(c.question)
+        and need_of(c.question) not in ("count", "duration")
+    ][:REFUSED]
+    assert len(answerable) == ANSWERABLE and len(refused) == REFUSED
+    return answerable + refused
+
+
+@pytest.fixture(scope="module")
+def small_dev(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The few dev cases as a dataset file."""
+    path = tmp_path_factory.mktemp("train") / "small-dev.jsonl"
+    dev = {json.loads(line)["id"]: line for line in SPLITS["dev"].read_text().splitlines()}
+    path.write_text("".join(dev[c.id] + "\n" for c in few_dev_cases()), encoding="utf-8")
+    return path
+
+
+def test_training_on_dev_cases_gives_weights_that_match_the_code(
+    real_index: Path, tmp_path: Path
+) -> None:
+    assistant = make_assistant(Settings(data_dir=real_index))
+    try:
+        cases = few_dev_cases()
+        examples = training.collect(assistant, cases)
+        assert len(examples) == len(cases)
+        weights = training.train(examples)
+    finally:
+        assistant.retriever.store.client.close()
+
+    select = Scorer.from_json(weights["select"], UNIT_FEATURES)
+    answerable = Scorer.from_json(weights["answerable"], ANSWER_FEATURES)
+    assert select.info["positives"] > 0
+    assert select.info["examples"] > select.info["positives"]
+    assert 0 < answerable.info["positives"] < answerable.info["examples"] <= len(cases)
+    assert 0.0 < answerable.threshold < 1.0
+    assert answerable.info["calibration"]
+
+    path = tmp_path / "weights.json"
+    path.write_text(json.dumps(weights), encoding="utf-8")
+    loaded = load_weights(path)
+    assert loaded.select == select and loaded.answerable == answerable
+
+
+def test_main_refuses_the_frozen_test_split(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "weights.json"
+    code = training.main(["--dataset", "evals/test.jsonl", "--out", str(out)])
+    assert code == 2
+    assert "test split is frozen" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def trained_by_main(
+    real_index: Path, small_dev: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict:
+    """`python -m evals.train --dataset SMALL --out OUT` run once against the real index."""
+    out = tmp_path_factory.mktemp("trained") / "weights.json"
+    shipped = digest(WEIGHTS_FILE)
+    stdout = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(stdout):
+        patch.setenv("CERT_ASSISTANT_DATA_DIR", str(real_index))
+        code = training.main(["--dataset", str(small_dev), "--out", str(out)])
+    return {"code": code, "out": out, "stdout": stdout.getvalue(), "shipped": shipped}
+
+
+def test_main_writes_the_weights_file_given_with_out(trained_by_main: dict) -> None:
+    assert trained_by_main["code"] == 0
+    out: Path = trained_by_main["out"]
+    assert f"wrote {out}" in trained_by_main["stdout"]
+    assert "answer threshold" in trained_by_main["stdout"]
+    weights = load_weights(out)
+    assert weights.select.features == UNIT_FEATURES
+    assert weights.answerable.features == ANSWER_FEATURES
+    assert digest(WEIGHTS_FILE) == trained_by_main["shipped"]  # the shipped file untouched
+
+
+def test_the_weights_file_records_the_dataset_it_was_trained_on(trained_by_main: dict) -> None:
+    data = json.loads(trained_by_main["out"].read_text(encoding="utf-8"))
+    assert data["trained_on"].endswith("small-dev.jsonl")
