@@ -32,6 +32,7 @@ UNIT_FEATURES = (
     "lead_in",
     "faq",
     "subject",
+    "coverage_gap",
 )
 """What the selection scorer sees of a unit:
 
@@ -48,7 +49,9 @@ UNIT_FEATURES = (
 - `lead_in`: 1 for a sentence that announces what follows ("The table below lists…");
 - `faq`: 1 for an FAQ answer;
 - `subject`: when the question names a level, track, path, role or provider, +1 for a unit
-  whose text or heading path names it too and -1 for one that does not; 0 otherwise.
+  whose text or heading path names it too and -1 for one that does not; 0 otherwise;
+- `coverage_gap`: how far the unit's `context_coverage` is below the best of all units (0 for
+  the best), so a unit is judged against what the other passages offer.
 """
 
 MAX_UNITS = 3
@@ -120,6 +123,9 @@ def candidates(
                 "subject": _subject(question, words | heading),
             }
             found.append(Candidate(unit, index, features))
+    best_coverage = max((c.features["context_coverage"] for c in found), default=0.0)
+    for candidate in found:
+        candidate.features["coverage_gap"] = candidate.features["context_coverage"] - best_coverage
     return found
 
 
@@ -275,10 +281,11 @@ def _adding(
     best = chosen[0]
     covered = {t for c in chosen for t in terms(c.unit.text)}
     added: list[Candidate] = []
-    for candidate in scored[1:]:
+    taken = {c.key for c in chosen}
+    for candidate in scored:
         if len(chosen) + len(added) >= MAX_UNITS or candidate.probability < 0.8 * best.probability:
             break
-        if candidate in chosen or is_lead_in(candidate.unit):
+        if candidate.key in taken or is_lead_in(candidate.unit):
             continue
         words = set(terms(candidate.unit.text))
         if set(question.terms) & (words - covered):
