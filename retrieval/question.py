@@ -179,6 +179,24 @@ def _near(
     return frozenset(near)
 
 
+_COMPARISON = re.compile(
+    r"\bvs\.?\b|\bversus\b|\bdiff(erence|erent|er|s)?\s+(between|from)\b"
+    r"|\bcompared?\b|\bwhich\b.*\bor\b|\bor\b.*\b(better|easier|harder|first)\b"
+    r"|\b(better|easier|harder)\b.*\bor\b",
+    re.IGNORECASE,
+)
+_BETWEEN = re.compile(r"\b(?:between|^\s*compare)\b", re.IGNORECASE)
+_VERSUS = re.compile(r"\s+(?:vs\.?|versus|compared?\s+(?:to|with)|or|from)\s+", re.IGNORECASE)
+_JOIN = re.compile(r"\s+(?:and|vs\.?|versus|or|with|to)\s+|,\s*", re.IGNORECASE)
+_ASKING = re.compile(
+    r"(what|whats|what's|wat|which|who|whos|who's|how|hows|how's|why|is|are|r|does|do|the|a|an"
+    r"|diff\w*|better|easier|harder|between|compare|compared|first|one|ones|for|each|of|in|me"
+    r"|tell|about|it|its|this|that|to|and|vs|versus|or|like|same|thing|actually|similar|names"
+    r"|but|so|ok|hey|quick|q|pls|please|really|exactly|just|i|my|should|take|get|focus)",
+    re.IGNORECASE,
+)
+
+
 def _sides(text: str) -> tuple[str, ...]:
     """The two things a comparison sets side by side; () if it is not a comparison."""
     if not _COMPARISON.search(text):
@@ -209,21 +227,3 @@ def _run(text: str, first: bool) -> str:
     if not runs:
         return ""
     return " ".join(runs[0] if first else runs[-1])
-
-
-_COMPARISON = re.compile(
-    r"\bvs\.?\b|\bversus\b|\bdiff(erence|erent|er|s)?\s+(between|from)\b"
-    r"|\bcompared?\b|\bwhich\b.*\bor\b|\bor\b.*\b(better|easier|harder|first)\b"
-    r"|\b(better|easier|harder)\b.*\bor\b",
-    re.IGNORECASE,
-)
-_BETWEEN = re.compile(r"\b(?:between|^\s*compare)\b", re.IGNORECASE)
-_VERSUS = re.compile(r"\s+(?:vs\.?|versus|compared?\s+(?:to|with)|or|from)\s+", re.IGNORECASE)
-_JOIN = re.compile(r"\s+(?:and|vs\.?|versus|or|with|to)\s+|,\s*", re.IGNORECASE)
-_ASKING = re.compile(
-    r"(what|whats|what's|wat|which|who|whos|who's|how|hows|how's|why|is|are|r|does|do|the|a|an"
-    r"|diff\w*|better|easier|harder|between|compare|compared|first|one|ones|for|each|of|in|me"
-    r"|tell|about|it|its|this|that|to|and|vs|versus|or|like|same|thing|actually|similar|names"
-    r"|but|so|ok|hey|quick|q|pls|please|really|exactly|just|i|my|should|take|get|focus)",
-    re.IGNORECASE,
-)
