@@ -27,6 +27,11 @@ _INJECTION = re.compile(
     r"|\b(ignore|disregard|forget)\s+(\w+\s+){0,2}(knowledge\s*base|context|sources?|documents?)\b"
     r"|\b(make\s+up|invent|fabricate|hallucinate)\s+(a|an|some|the)\b"
     r"|\bdon'?t\s+(mention|say|admit)\b.{0,40}\b(made|invented|fake)\b"
+    r"|\b(start|begin)\s+(your\s+)?(answer|reply|response)\s+with\b"
+    r"|\brepeat\s+(after\s+me|(the|everything)\s+(\w+\s+)?above)\b|\bbase64\b"
+    r"|(^|\n)\s*(\[\s*system\s*\]|system\s*:|#{2,}\s*(system|instructions?)\b|<\s*system\s*>)"
+    r"|<\s*script\b|\bno\s+(restrictions|filters|guardrails)\b"
+    r"|\bhidden\s+(text|note|instructions?)\b"
     rf"|\b(act|behave|respond|answer)\s+(as|like)\s+(if\s+you|(an?\s+|my\s+|the\s+)?(\w+\s+)?{_PERSONA})\b",
     re.IGNORECASE | re.DOTALL,
 )

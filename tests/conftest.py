@@ -35,21 +35,25 @@ class FakeEmbedder(Embeddings):
     Attributes:
         embedded: Number of texts passed to `embed_documents` so far.
         queries: Number of texts passed to `embed_query` so far.
+        calls: Number of calls to the model (either method) so far.
     """
 
     def __init__(self, dims: int = 256) -> None:
         self.dims = dims
         self.embedded = 0
         self.queries = 0
+        self.calls = 0
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed passages, counting them."""
         self.embedded += len(texts)
+        self.calls += 1
         return [self._vector(t) for t in texts]
 
     def embed_query(self, text: str) -> list[float]:
         """Embed one question, counting it apart from passages."""
         self.queries += 1
+        self.calls += 1
         return self._vector(text)
 
     def _vector(self, text: str) -> list[float]:

@@ -146,26 +146,27 @@ def test_history_as_turns_or_as_dicts_gives_the_same_answer(assistant):
 
 def test_the_first_question_costs_one_search_and_one_embedding(assistant, searches, fake_embedder):
     assistant.retriever.lexical()  # the BM25 index is built once per index, not per question
-    before = fake_embedder.queries
+    before = fake_embedder.calls
 
     answer = assistant.ask("how long does it take?")
 
     assert answer.query == "how long does it take?"
     assert searches == ["how long does it take?"]
-    assert fake_embedder.queries - before == 1
+    # one model call: the question, with any of its words the course never uses
+    assert fake_embedder.calls - before == 1
 
 
 def test_a_standalone_question_with_history_also_costs_one_search(
     assistant, searches, fake_embedder
 ):
     assistant.retriever.lexical()
-    before = fake_embedder.queries
+    before = fake_embedder.calls
 
     answer = assistant.ask("Which tools do the labs use?", conversation(FOUNDATION))
 
     assert answer.query == "Which tools do the labs use?"
     assert searches == ["Which tools do the labs use?"]
-    assert fake_embedder.queries - before == 1
+    assert fake_embedder.calls - before == 1
 
 
 # --- malformed history ---------------------------------------------------------------------------
