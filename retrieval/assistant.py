@@ -159,8 +159,9 @@ class Assistant:
         return question, turns
 
     def warm_up(self) -> None:
-        """Load the query model and the BM25 side now, so the first learner doesn't wait."""
-        self.retriever.search("Certified MLOps Architect", k=1)
+        """Load the query model, the BM25 side, the units, the vocabulary, the word
+        frequencies and the names of the course now, so the first learner doesn't wait."""
+        self.retrieve("Certified MLOps Architect exam tips", [])
 
     def standalone(self, question: str, history: list[Turn]) -> str:
         """The question made self-contained from the conversation (unchanged if first)."""
@@ -245,12 +246,7 @@ def make_assistant(settings: Settings) -> Assistant:
         StoreUnavailableError: The Chroma server cannot be reached.
     """
     from ingest import make_query_embedder, make_store
-    from retrieval.lexical import warm_up
     from retrieval.llm import make_llm
-
-    # The word-frequency table takes a moment to load: let it load while the store and
-    # the model do.
-    threading.Thread(target=warm_up, name="wordfreq-warm-up", daemon=True).start()
 
     retriever = HybridRetriever(
         store=make_store(settings),
