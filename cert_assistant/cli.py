@@ -190,10 +190,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         f"in {report.seconds:.1f} s"
     )
     if report.texts_embedded:
-        print(
-            f"embedded {report.embedded} chunks, {report.units_embedded} quotable units and "
-            f"{report.words_embedded} vocabulary words"
-        )
+        print(f"embedded {report.embedded} chunks and {report.units_embedded} quotable units")
     elif not report.changed:
         print("Index is up to date: nothing was embedded.")
     # Questions are embedded through an ONNX export of the same model: a cold `ask`

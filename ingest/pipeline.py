@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,8 +16,6 @@ from ingest.splitter import split_documents
 from ingest.store import ChunkStore, StoredChunk
 from ingest.units import Unit, split_units
 
-_WORD = re.compile(r"[a-z][a-z-]{2,}")
-
 
 @dataclass
 class IngestReport:
@@ -31,7 +28,6 @@ class IngestReport:
     unchanged: int = 0
     deleted: int = 0
     units_embedded: int = 0
-    words_embedded: int = 0
     seconds: float = 0.0
     skipped: list[Skipped] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
@@ -43,8 +39,8 @@ class IngestReport:
 
     @property
     def texts_embedded(self) -> int:
-        """Texts the model embedded in this run: chunks, units and new vocabulary words."""
-        return self.embedded + self.units_embedded + self.words_embedded
+        """Texts the model embedded in this run: chunks and units."""
+        return self.embedded + self.units_embedded
 
     @property
     def changed(self) -> bool:
@@ -121,15 +117,11 @@ def ingest(
         units = [u for _, chunk in sorted(all_chunks.items()) for u in split_units(chunk)]
         unit_vectors = _unit_vectors(units, store if same_model else None, model_once, progress)
         report.units_embedded = unit_vectors.embedded
-        words = vocabulary(all_chunks.values())
-        word_vectors = _word_vectors(words, store if same_model else None, model_once)
-        report.words_embedded = word_vectors.embedded
         store.write_generation(
             items,
             model=model,
             documents=report.documents,
             units=[(u, unit_vectors.vectors[u.id]) for u in units],
-            words=[(w, word_vectors.vectors[w]) for w in words],
         )
     else:
         store.mark_checked()
@@ -163,38 +155,12 @@ def _once(embedder: Embeddings | Callable[[], Embeddings]) -> Callable[[], Embed
     return functools.cache(embedder)
 
 
-def vocabulary(chunks: Iterable[Chunk]) -> list[str]:
-    """The words of the chunks and their headings, lower-cased, three letters or more.
-
-    Embedded one by one at ingest, they let a question's word the course never uses
-    ("tough") find the course's own word for it ("difficult").
-
-    >>> vocabulary([Chunk("i", "The exam is hard, 2 x", "s", "T", "FAQ > Exam", "a", "/p")])
-    ['exam', 'faq', 'hard', 'the']
-    """
-    words = {w for c in chunks for w in _WORD.findall(c.embedding_text.lower())}
-    return sorted(words)
-
-
 @dataclass(frozen=True)
 class _Vectors:
     """Vectors by id, and how many of them had to be embedded in this run."""
 
     vectors: dict[str, list[float]]
     embedded: int
-
-
-def _word_vectors(
-    words: Sequence[str], store: ChunkStore | None, embedder: Callable[[], Embeddings]
-) -> _Vectors:
-    """Vectors of the vocabulary: stored ones carried over (same model), the rest embedded."""
-    stored = dict(store.words() or []) if store is not None else {}
-    vectors = {w: stored[w] for w in words if w in stored}
-    missing = [w for w in words if w not in vectors]
-    for start in range(0, len(missing), 256):
-        part = missing[start : start + 256]
-        vectors.update(zip(part, embedder().embed_documents(part), strict=True))
-    return _Vectors(vectors, len(missing))
 
 
 def _unit_vectors(

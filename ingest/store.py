@@ -147,22 +147,6 @@ class ChunkStore:
             )
         ]
 
-    def words(self) -> list[tuple[str, list[float]]] | None:
-        """Every word of the active generation's vocabulary with its vector; None for an
-        index written before words were embedded."""
-        self.refresh()
-        try:
-            collection = self.client.get_collection(
-                _words_name(self._active), embedding_function=None
-            )
-        except Exception:  # no words collection: an index from before them
-            return None
-        records = collection.get(include=["embeddings"])
-        return [
-            (word, list(map(float, vector)))
-            for word, vector in zip(records["ids"], records["embeddings"], strict=True)
-        ]
-
     def query(self, embedding: Sequence[float], k: int, refresh: bool = True) -> list[Hit]:
         """The `k` chunks nearest to `embedding`, best first.
 
@@ -211,7 +195,6 @@ class ChunkStore:
         model: str,
         documents: int,
         units: Sequence[tuple[Unit, Sequence[float]]] = (),
-        words: Sequence[tuple[str, Sequence[float]]] = (),
     ) -> Manifest:
         """Write a complete new generation, then make it the active one.
 
@@ -222,7 +205,6 @@ class ChunkStore:
         Args:
             items: Every chunk of the new index with its vector.
             units: Every quotable unit of those chunks with its vector.
-            words: Every word of their vocabulary with its vector.
             model: Embedding model id the vectors came from.
             documents: Number of source documents.
 
@@ -255,15 +237,6 @@ class ChunkStore:
                     for u, _ in batch
                 ],
             )
-        words_collection = self.client.create_collection(
-            _words_name(name), configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
-        )
-        for batch in _batches(words, self._batch_size()):
-            words_collection.add(
-                ids=[w for w, _ in batch],
-                embeddings=[list(v) for _, v in batch],
-                documents=[w for w, _ in batch],
-            )
         now = _now()
         manifest = Manifest(name, generation, model, documents, len(items), now, now)
         self._manifest_collection().modify(metadata=manifest.__dict__)
@@ -288,10 +261,9 @@ class ChunkStore:
             ) from error
 
     def has_units(self) -> bool:
-        """Whether the active generation has its units and words embedded."""
+        """Whether the active generation has its units embedded."""
         self.refresh()
-        names = self._collection_names()
-        return {_units_name(self._active), _words_name(self._active)} <= names
+        return _units_name(self._active) in self._collection_names()
 
     def _collection_names(self) -> set[str]:
         return {getattr(c, "name", c) for c in self.client.list_collections()}
@@ -314,9 +286,8 @@ class ChunkStore:
         for name in self._generation_names():
             if name not in keep:
                 self.client.delete_collection(name)
-                for extra in (_units_name(name), _words_name(name)):
-                    if extra in names:
-                        self.client.delete_collection(extra)
+                if _units_name(name) in names:
+                    self.client.delete_collection(_units_name(name))
 
     def _batch_size(self) -> int:
         try:
@@ -352,11 +323,6 @@ def make_store(settings: Settings) -> ChunkStore:
 def _units_name(generation: str | None) -> str:
     """The collection of a generation's units, e.g. `course-g000003-units`."""
     return f"{generation}-units"
-
-
-def _words_name(generation: str | None) -> str:
-    """The collection of a generation's vocabulary, e.g. `course-g000003-words`."""
-    return f"{generation}-words"
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -23,7 +23,6 @@ ANSWER_FEATURES = (
     "top_closeness",
     "passage_coverage",
     "unit_coverage",
-    "exact_coverage",
     "unknown_share",
     "few_terms",
     "number_missing",
@@ -34,11 +33,9 @@ ANSWER_FEATURES = (
 - `unit_sim`, `chunk_sim`: similarity of the best unit and of its whole chunk;
 - `top_closeness`: the closest any retrieved passage comes (chunk or unit);
 - `passage_coverage`, `unit_coverage`: weighted share of the learner's own terms found in
-  the best unit's chunk with its headings, and in the best unit with its headings, a term
-  also counting when a course word near it in meaning is there (`retrieval.neighbours`);
-- `exact_coverage`: the passage's share counting the terms themselves only;
+  the best unit's chunk with its headings, and in the best unit with its headings;
 - `unknown_share`: weighted share of the learner's own terms that the course never uses
-  and that have no course word near in meaning (a "fee" or "refund" the text cannot hold);
+  (a "fee" or "refund" the text cannot hold);
 - `few_terms`: 1 for a question of one content term or none;
 - `number_missing`: 1 when a count or duration is asked and no chosen unit gives a number
   of that kind (a duration, an amount of money, a count of the asked thing).
@@ -56,8 +53,8 @@ def answer_features(
     passage = passages[best.passage]
     heading = set(terms(passage.chunk.section))
     own = list(question.own_weighted or question.weighted)
-    unknown = sum(w for t, w, near in own if not weights.known(t) and not near)
-    total = sum(w for _, w, _ in own) or 1.0
+    unknown = sum(w for t, w in own if not weights.known(t))
+    total = sum(w for _, w in own) or 1.0
     numbered = any(gives_number(question, c.unit) for c in chosen)
     return {
         "best_probability": best.probability,
@@ -66,7 +63,6 @@ def answer_features(
         "top_closeness": max(p.closeness for p in passages),
         "passage_coverage": covered(own, set(terms(passage.chunk.text)) | heading),
         "unit_coverage": covered(own, set(terms(best.unit.text)) | heading),
-        "exact_coverage": covered(own, set(terms(passage.chunk.text)) | heading, soft=False),
         "unknown_share": unknown / total,
         "few_terms": float(len(question.own_terms or question.terms) <= 1),
         "number_missing": float(question.need in ("count", "duration") and not numbered),

@@ -12,8 +12,8 @@ from cert_assistant.settings import Settings
 from retrieval.answer import Thresholds, compose_answer, refusal
 from retrieval.followup import EntityLexicon, is_dependent, standalone_query
 from retrieval.guard import check_history, check_question, looks_like_injection
-from retrieval.hybrid import HybridRetriever, ScoredChunk
-from retrieval.lexical import TermWeights, unknown_words
+from retrieval.hybrid import HybridRetriever, Lexical, ScoredChunk
+from retrieval.lexical import TermWeights
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
 from retrieval.question import Question, analyze
 from retrieval.types import Answer, CitationsEvent, DoneEvent, Event, TextEvent, Turn
@@ -43,8 +43,6 @@ class Retrieved:
         own: The learner's own words when the query was rebuilt from a follow-up, else None.
         passages: The chunks found, best first.
         weights: Term weights of the index generation searched.
-        alternatives: The question's words the course never uses → stems of the course
-            words nearest to them in meaning.
         subjects: Key terms of the course's named things the query mentions.
     """
 
@@ -52,12 +50,11 @@ class Retrieved:
     own: str | None
     passages: list[ScoredChunk]
     weights: TermWeights
-    alternatives: dict[str, frozenset[str]]
     subjects: tuple[tuple[str, ...], ...] = ()
 
     def question(self) -> Question:
         """The analysed question."""
-        return analyze(self.query, self.own, self.weights, self.alternatives, self.subjects)
+        return analyze(self.query, self.own, self.weights, subjects=self.subjects)
 
 
 class Assistant:
@@ -128,19 +125,18 @@ class Assistant:
         """The standalone query for a checked question and the passages found for it."""
         lexical = self.retriever.lexical()  # one manifest read for the mending and the weights
         mended = lexical.vocabulary.mend(question)
-        query = lexical.vocabulary.mend(self.standalone(mended, turns))
+        query = lexical.vocabulary.mend(self.standalone(mended, turns, lexical))
         own = mended if query != mended else None  # a follow-up: judge its own words
-        unknown = unknown_words(f"{query} {own or ''}", lexical.weights)
-        passages, near = self.retriever.search_with(query, unknown)
+        passages = self.retriever.search_in(lexical, query)
         sides = analyze(query).sides
         if sides:  # "X vs Y": make sure both sides are found, not just the louder one
             intent = query
             for side in sides:
                 intent = intent.replace(side, " ")
-            found = [self.retriever.search(f"{side} {intent}", 2) for side in sides]
+            found = [self.retriever.search_in(lexical, f"{side} {intent}", 2) for side in sides]
             passages = _merge(passages, *found)
-        subjects = self.lexicon().subjects(query)
-        return Retrieved(query, own, passages, lexical.weights, near, subjects)
+        subjects = self.lexicon(lexical).subjects(query)
+        return Retrieved(query, own, passages, lexical.weights, subjects)
 
     def validate(
         self, question: Any, history: Iterable[Turn | Mapping[str, Any]] | None = None
@@ -163,11 +159,11 @@ class Assistant:
         frequencies and the names of the course now, so the first learner doesn't wait."""
         self.retrieve("Certified MLOps Architect exam tips", [])
 
-    def standalone(self, question: str, history: list[Turn]) -> str:
+    def standalone(self, question: str, history: list[Turn], lexical: Lexical | None = None) -> str:
         """The question made self-contained from the conversation (unchanged if first)."""
         if not history:
             return question
-        lexicon = self.lexicon()
+        lexicon = self.lexicon(lexical)
         if self.llm is not None and is_dependent(question, lexicon):
             try:
                 return condense_question(self.llm, question, history)
@@ -175,9 +171,13 @@ class Assistant:
                 log.exception("LLM condense failed; using the rule-based follow-up")
         return standalone_query(question, history, lexicon)
 
-    def lexicon(self) -> EntityLexicon:
-        """Named things of the course, from the headings of the active index."""
-        lexical = self.retriever.lexical()
+    def lexicon(self, lexical: Lexical | None = None) -> EntityLexicon:
+        """Named things of the course, from the headings and table rows of the index.
+
+        Args:
+            lexical: The generation already read for this question, if any.
+        """
+        lexical = lexical or self.retriever.lexical()
         with self._lock:
             if self._lexicon is None or self._lexicon[0] != lexical.version:
                 chunks = lexical.index.chunks

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,7 +18,6 @@ from ingest.documents import Chunk
 from ingest.units import Unit, split_units
 from retrieval.bm25 import BM25Index
 from retrieval.lexical import TermWeights, Vocabulary
-from retrieval.neighbours import Neighbours
 from retrieval.unit_index import UnitIndex
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -54,7 +52,7 @@ class ScoredChunk:
 
 
 @dataclass(frozen=True)
-class _Lexical:
+class Lexical:
     """What one index generation needs in memory besides the store: words and units."""
 
     version: str
@@ -62,7 +60,6 @@ class _Lexical:
     weights: TermWeights
     vocabulary: Vocabulary
     units: UnitIndex
-    neighbours: Neighbours
 
 
 class HybridRetriever(BaseRetriever):
@@ -97,7 +94,7 @@ class HybridRetriever(BaseRetriever):
     rrf_k: int = 60
     candidates: int = 20
 
-    _lexical: _Lexical | None = PrivateAttr(default=None)
+    _lexical: Lexical | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def search(self, query: str, k: int | None = None) -> list[ScoredChunk]:
@@ -109,36 +106,16 @@ class HybridRetriever(BaseRetriever):
             query: The (standalone) question.
             k: How many to return; defaults to `self.k`.
         """
-        return self.search_with(query, (), k)[0]
+        return self.search_in(self.lexical(), query, k)
 
-    def search_with(
-        self, query: str, words: Sequence[str] = (), k: int | None = None
-    ) -> tuple[list[ScoredChunk], dict[str, frozenset[str]]]:
-        """`search`, and the course words nearest in meaning to some words of the question.
-
-        The question and the words go through the model in one call.
-
-        Args:
-            query: The (standalone) question.
-            words: Words of the question the course never uses ("tough").
-            k: How many chunks to return; defaults to `self.k`.
-
-        Returns:
-            The chunks, and each word → stems of its nearest course words.
-        """
+    def search_in(self, lexical: Lexical, query: str, k: int | None = None) -> list[ScoredChunk]:
+        """`search` over a generation already read (`lexical()`): one manifest read a question."""
         k = k or self.k
-        lexical = self.lexical()
         query = lexical.vocabulary.mend(query)
-        words = list(dict.fromkeys(words))
         rankings: dict[str, tuple[list[tuple[Chunk, float]], float]] = {}
         similarities = None
-        near: dict[str, frozenset[str]] = {}
         if self.mode != "bm25":
-            if words:
-                vector, *word_vectors = self.embedder.embed_documents([query, *words])
-                near = lexical.neighbours.of(dict(zip(words, word_vectors, strict=True)))
-            else:
-                vector = self.embedder.embed_query(query)
+            vector = self.embedder.embed_query(query)
             hits = self.store.query(vector, self.candidates, refresh=False)  # lexical() did
             weight = self.dense_weight if self.mode == "hybrid" else 1.0  # dense alone: it ranks
             rankings["dense"] = ([(h.chunk, h.score) for h in hits], weight)
@@ -152,9 +129,9 @@ class HybridRetriever(BaseRetriever):
         fused = _fuse(rankings, self.rrf_k)[:k]
         if similarities is not None:
             fused = [_with_units(s, lexical.units, similarities) for s in fused]
-        return fused, near
+        return fused
 
-    def lexical(self) -> _Lexical:
+    def lexical(self) -> Lexical:
         """The BM25 index and term weights of the active index generation."""
         self.store.refresh()
         version = self.store.version
@@ -162,25 +139,14 @@ class HybridRetriever(BaseRetriever):
             if self._lexical is None or self._lexical.version != version:
                 chunks = [s.chunk for s in self.store.chunks()]
                 texts = [c.embedding_text for c in chunks]
-                self._lexical = _Lexical(
+                self._lexical = Lexical(
                     version,
                     BM25Index(chunks),
                     TermWeights(texts),
                     Vocabulary(texts),
                     UnitIndex(self._units(chunks)),
-                    Neighbours(self._words(chunks)),
                 )
             return self._lexical
-
-    def _words(self, chunks: list[Chunk]) -> list[tuple[str, list[float]]]:
-        """The generation's vocabulary with vectors; embedded here for an older index."""
-        stored = self.store.words()
-        if stored is not None:
-            return stored
-        from ingest.pipeline import vocabulary
-
-        words = vocabulary(chunks)
-        return list(zip(words, self.embedder.embed_documents(words) if words else [], strict=True))
 
     def _units(self, chunks: list[Chunk]) -> list[tuple[Unit, list[float]]]:
         """The generation's units with vectors; embedded here for an index from before units."""
@@ -224,7 +190,7 @@ class HybridRetriever(BaseRetriever):
         return [self.to_document(s) for s in scored]
 
 
-def _by_best_unit(lexical: _Lexical, similarities: Any) -> list[tuple[Chunk, float]]:
+def _by_best_unit(lexical: Lexical, similarities: Any) -> list[tuple[Chunk, float]]:
     """Chunks ranked by the similarity of their closest unit, best first."""
     best: dict[str, float] = {}
     for row, unit in enumerate(lexical.units.units):

@@ -93,27 +93,11 @@ def _plural(word: str, stemmed: str) -> str:
     return stemmed
 
 
-WeightedTerm = tuple[str, float, frozenset[str]]
-"""A content term, how telling it is, and the stems of course words that may stand for it."""
+WeightedTerm = tuple[str, float]
+"""A content term and how telling it is."""
 
 
-def unknown_words(text: str, weights: TermWeights) -> list[str]:
-    """The words of a text that the course never uses and that say something.
-
-    >>> unknown_words("is the exam tough", TermWeights(["The exam is difficult."]))
-    ['tough']
-    """
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in _stopwords() and w.isalpha()]
-    return [
-        w
-        for w, t in zip(words, stem(words), strict=True)
-        if not weights.known(t) and informativeness(w) > 0
-    ]
-
-
-def weighted_terms(
-    text: str, weights: TermWeights, alternatives: dict[str, frozenset[str]] | None = None
-) -> list[WeightedTerm]:
+def weighted_terms(text: str, weights: TermWeights) -> list[WeightedTerm]:
     """Content terms of a text with how much each says about what is asked.
 
     A term the course uses weighs its inverse document frequency; one it never uses
@@ -121,14 +105,7 @@ def weighted_terms(
     lacks ("point", "thing") weighs little while "fee" keeps its weight (chat shorthand such
     as "tho" is written out by `Vocabulary.mend` before). Terms found in most passages are
     left out, as in `TermWeights.coverage`.
-
-    Args:
-        text: The text.
-        weights: Term weights of the corpus.
-        alternatives: Unknown word → stems of the course words nearest to it in meaning
-            (`retrieval.neighbours`); a text holding one of them covers the word.
     """
-    alternatives = alternatives or {}
     words = [w for w in _TOKEN.findall(text.lower()) if w not in _stopwords()]
     weighted: dict[str, WeightedTerm] = {}
     for word, term in zip(words, stem(words), strict=True):
@@ -137,26 +114,21 @@ def weighted_terms(
         weight = weights.idf(term)
         if not weights.known(term):
             weight *= informativeness(word)
-        near = alternatives.get(word, frozenset())
         if term not in weighted or weighted[term][1] < weight:
-            weighted[term] = (term, weight, near)
+            weighted[term] = (term, weight)
     return list(weighted.values())
 
 
-def covered(weighted: list[WeightedTerm], text_terms: set[str], soft: bool = True) -> float:
-    """Weighted share of the terms that the text contains, itself or (when `soft`) through a
-    course word near in meaning; 1 when nothing telling is asked.
+def covered(weighted: list[WeightedTerm], text_terms: set[str]) -> float:
+    """Weighted share of the terms that the text contains; 1 when nothing telling is asked.
 
-    >>> covered([("fee", 4.0, frozenset()), ("exam", 1.0, frozenset())], {"exam", "onlin"})
+    >>> covered([("fee", 4.0), ("exam", 1.0)], {"exam", "onlin"})
     0.2
-    >>> covered([("tough", 4.0, frozenset({"difficult"}))], {"difficult"})
-    1.0
     """
-    total = sum(w for _, w, _ in weighted)
+    total = sum(w for _, w in weighted)
     if total <= 0:
         return 1.0
-    found = sum(w for t, w, near in weighted if t in text_terms or soft and near & text_terms)
-    return found / total
+    return sum(w for t, w in weighted if t in text_terms) / total
 
 
 def terms(text: str) -> list[str]:

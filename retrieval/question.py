@@ -50,7 +50,6 @@ class Question:
         sides: For a comparison, the words of each side ("foundation", "professional level").
         counted: For a count, the stem of what is counted ("track" in "how many tracks"),
             or `money` for an amount ("how much does it cost", "what's the fee").
-        counted_near: Stems of course words near in meaning to the counted word.
         subjects: Key terms of the course's named things the question is about (a level,
             a track, a path, a role, a provider), e.g. `(("profession",),)`.
         weighted: Content terms with how telling each is (`lexical.weighted_terms`).
@@ -63,7 +62,6 @@ class Question:
     own_terms: tuple[str, ...]
     sides: tuple[str, ...] = ()
     counted: str | None = None
-    counted_near: frozenset[str] = frozenset()
     subjects: tuple[tuple[str, ...], ...] = ()
     weighted: tuple[WeightedTerm, ...] = ()
     own_weighted: tuple[WeightedTerm, ...] = ()
@@ -73,7 +71,6 @@ def analyze(
     text: str,
     own: str | None = None,
     weights: TermWeights | None = None,
-    alternatives: dict[str, frozenset[str]] | None = None,
     subjects: tuple[tuple[str, ...], ...] = (),
 ) -> Question:
     """Analyse a question.
@@ -82,7 +79,6 @@ def analyze(
         text: The standalone question.
         own: The learner's words in this turn when `text` was rebuilt from a follow-up.
         weights: Term weights of the corpus, to weigh the terms by how telling they are.
-        alternatives: Course words near in meaning to the question's unknown words.
         subjects: Key terms of the named things the question mentions.
 
     >>> analyze("how long does the foundation prep take").need
@@ -101,11 +97,10 @@ def analyze(
         terms=tuple(terms(text)),
         own_terms=tuple(terms(own_text)),
         sides=sides,
-        counted=(counted := _counted(text)),
-        counted_near=_near(counted, text, alternatives or {}),
+        counted=_counted(text),
         subjects=subjects,
-        weighted=tuple(weighted_terms(text, weights, alternatives)) if weights else (),
-        own_weighted=tuple(weighted_terms(own_text, weights, alternatives)) if weights else (),
+        weighted=tuple(weighted_terms(text, weights)) if weights else (),
+        own_weighted=tuple(weighted_terms(own_text, weights)) if weights else (),
     )
 
 
@@ -164,19 +159,6 @@ def _counted(text: str) -> str | None:
         found = terms(word)
         return found[0] if found else None
     return None
-
-
-def _near(
-    counted: str | None, text: str, alternatives: dict[str, frozenset[str]]
-) -> frozenset[str]:
-    """Stems of course words near the counted word ("tiers" -> "level")."""
-    if not counted or counted == "money":
-        return frozenset()
-    near: set[str] = set()
-    for word, stems in alternatives.items():
-        if terms(word)[-1:] == [counted]:
-            near |= stems
-    return frozenset(near)
 
 
 _COMPARISON = re.compile(

@@ -176,10 +176,9 @@ def gives_number(question: Question, unit: Unit) -> bool:
     if question.need not in ("count", "duration"):
         return True
     heading = set(terms(unit.section.split(" > ")[-1]))
-    if question.need == "count" and question.counted and question.counted != "money":
-        counted = {question.counted} | set(question.counted_near)
-        if _lists(unit) and counted & heading:
-            return True  # the list of the counted things: "how many projects?"
+    counts_things = question.need == "count" and question.counted not in (None, "money")
+    if counts_things and _lists(unit) and question.counted in heading:
+        return True  # the list of the counted things: "how many projects?"
     if not has_number(unit.text):
         return False
     if question.need == "duration":
@@ -188,8 +187,7 @@ def gives_number(question: Question, unit: Unit) -> bool:
     if question.counted == "money":
         return _CURRENCY.search(unit.text) is not None
     if question.counted:
-        counted = {question.counted} | set(question.counted_near)
-        return bool(counted & (set(terms(unit.text)) | heading))
+        return question.counted in set(terms(unit.text)) | heading
     return True
 
 

@@ -316,11 +316,11 @@ def searches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     log: list[str] = []
     from retrieval.hybrid import HybridRetriever
 
-    search_with = HybridRetriever.search_with
+    search_in = HybridRetriever.search_in
 
-    def recording(self, query, words=(), k=None):
+    def recording(self, lexical, query, k=None):
         log.append(query)
-        return search_with(self, query, words, k)
+        return search_in(self, lexical, query, k)
 
-    monkeypatch.setattr(HybridRetriever, "search_with", recording)
+    monkeypatch.setattr(HybridRetriever, "search_in", recording)
     return log

@@ -58,7 +58,7 @@ def test_ingest_then_unchanged_then_stats(project: Path, embedder, capsys):
     assert code == 0, err
     assert f"3 documents, {n} chunks: {n} added, 0 updated, 0 unchanged, 0 deleted" in out
     assert "nothing was embedded" not in out
-    assert f"embedded {n} chunks, " in out  # and their units and vocabulary words
+    assert f"embedded {n} chunks and " in out  # and their quotable units
     first = embedder.embedded
     assert first > n
 

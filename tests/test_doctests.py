@@ -13,7 +13,6 @@ PURE_MODULES = [
     "retrieval.lexical",
     "retrieval.followup",
     "ingest.units",
-    "ingest.pipeline",
     "evals.metrics",
     "evals.dataset",
 ]

@@ -64,9 +64,9 @@ def generations(store: ChunkStore) -> list[str]:
 
 
 def satellites(store: ChunkStore) -> list[str]:
-    """Units and words collections on disk."""
+    """Units collections on disk."""
     names = (c.name for c in store.client.list_collections())
-    return sorted(n for n in names if n.endswith(("-units", "-words")))
+    return sorted(n for n in names if n.endswith("-units"))
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -142,9 +142,9 @@ def test_editing_one_section_re_embeds_only_that_section(
     report = run([course], chunk_store, counter)
 
     assert (report.added, report.updated, report.deleted, report.unchanged) == (0, 1, 0, 5)
-    # the chunk, its one sentence and the one new word; nothing unchanged again
-    assert (report.embedded, report.units_embedded, report.words_embedded) == (1, 1, 1)
-    assert counter.embedded == 3
+    # the chunk and its one sentence; nothing unchanged again
+    assert (report.embedded, report.units_embedded) == (1, 1)
+    assert counter.embedded == 2
     now = texts(chunk_store)
     assert "A failed exam can be retaken after thirty days." in now
     assert "A failed exam can be retaken after fourteen days." not in now
@@ -227,7 +227,7 @@ def test_file_that_is_bad_when_the_model_changes_keeps_its_chunks_with_new_vecto
 
     assert [s.source for s in report.skipped] == ["course/labs.md"]
     assert report.embedded == report.units_embedded == chunk_store.count() == 6
-    assert counter.embedded == report.texts_embedded  # a new model: every word again too
+    assert counter.embedded == report.texts_embedded  # a new model: every unit again too
     assert "Each lab takes about two hours on a laptop." in texts(chunk_store)
     assert chunk_store.require_manifest().model == "fake-b"
 
@@ -409,10 +409,8 @@ def test_previous_generation_is_kept_for_other_readers_and_older_ones_dropped(
 
     run([course], chunk_store, make_fake_embedder())  # unchanged: no new generation
     assert generations(chunk_store) == sorted([second, third])
-    # each live generation keeps its units and words; the dropped one's went with it
-    assert satellites(chunk_store) == sorted(
-        f"{g}-{kind}" for g in (second, third) for kind in ("units", "words")
-    )
+    # each live generation keeps its units; the dropped one's went with it
+    assert satellites(chunk_store) == [f"{second}-units", f"{third}-units"]
 
 
 def test_index_survives_closing_and_reopening_the_store(

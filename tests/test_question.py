@@ -159,9 +159,7 @@ def test_a_first_question_s_own_words_are_all_its_words() -> None:
 
 
 def test_chat_filler_the_course_lacks_weighs_nothing_but_fee_does(weights: TermWeights) -> None:
-    weighted = {
-        t: w for t, w, _ in weighted_terms("ok the one good way to get the exam fee", weights)
-    }
+    weighted = {t: w for t, w in weighted_terms("ok the one good way to get the exam fee", weights)}
     for filler in ("one", "good", "way", "get"):
         assert weighted[filler] == pytest.approx(0.0)
     assert weighted["fee"] > weighted["exam"] > 0
@@ -176,8 +174,8 @@ def test_missing_filler_does_not_make_a_passage_miss_the_question(weights: TermW
 
 def test_analyze_weighs_the_question_and_the_follow_up_s_own_words(weights: TermWeights) -> None:
     asked = analyze("how much does the professional level cost", "what do they cost", weights)
-    assert {t for t, _, _ in asked.own_weighted} == {"cost"}
-    assert "profession" in {t for t, _, _ in asked.weighted}
+    assert {t for t, _ in asked.own_weighted} == {"cost"}
+    assert "profession" in {t for t, _ in asked.weighted}
 
 
 def test_analyze_without_weights_weighs_nothing() -> None:
@@ -185,28 +183,5 @@ def test_analyze_without_weights_weighs_nothing() -> None:
     assert asked.weighted == () and asked.own_weighted == ()
 
 
-def test_a_course_word_near_in_meaning_covers_an_unknown_word(weights: TermWeights) -> None:
-    near = {"tough": frozenset({"difficult"})}
-    weighted = weighted_terms("is the exam tough", weights, near)
-    assert covered(weighted, {"exam", "difficult"}) == pytest.approx(1.0)
-    exam, tough = (w for _, w, _ in sorted(weighted))
-    assert covered(weighted, {"exam", "difficult"}, soft=False) == pytest.approx(
-        exam / (exam + tough)
-    )
-    assert covered(weighted, {"exam"}) == covered(weighted, {"exam"}, soft=False)
-
-
-def test_analyze_passes_near_words_to_the_weighted_terms(weights: TermWeights) -> None:
-    asked = analyze(
-        "is the exam tough", weights=weights, alternatives={"tough": frozenset({"hard"})}
-    )
-    assert ("tough", frozenset({"hard"})) in {(t, near) for t, _, near in asked.weighted}
-
-
 def test_nothing_telling_asked_is_fully_covered() -> None:
     assert covered([], set()) == 1.0
-
-
-def test_a_count_knows_the_course_words_near_what_it_counts() -> None:
-    asked = analyze("how many tiers are there", alternatives={"tiers": frozenset({"level"})})
-    assert (asked.counted, asked.counted_near) == ("tier", frozenset({"level"}))
