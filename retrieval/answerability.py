@@ -78,10 +78,11 @@ def answerable(
 ) -> bool:
     """Whether to answer with the chosen units rather than refuse.
 
-    A count, amount or duration that no chosen unit gives a number for is refused outright
+    A message that asks nothing ("hello", "thanks!", "?") is never answered with a citation,
+    and a count, amount or duration that no chosen unit gives a number for is refused outright
     ("how much does the exam cost?"); otherwise the learned scorer decides.
     """
-    if not chosen:
+    if not chosen or not question.terms:  # "hello", "thanks!", "?": nothing is asked
         return False
     features = answer_features(question, passages, chosen, weights)
     if features["number_missing"]:  # a count or amount with no number anywhere to quote

@@ -262,3 +262,11 @@ def test_citations_come_from_the_retrievers_results(assistant, question, history
         assert key in found, key
         for piece in citation.text.split(". "):
             assert any(piece.strip(" .") in text for text in found[key]), piece
+
+
+@pytest.mark.parametrize("message", ["hello", "thanks!", "?", "ok", "🙂"])
+def test_a_message_that_asks_nothing_gets_no_citation(assistant, message):
+    answer = assistant.ask(message)
+
+    assert answer.refused
+    assert answer.citations == []
