@@ -43,11 +43,6 @@ def _zipf():  # noqa: ANN202 - wordfreq's function
     return partial(zipf_frequency, wordlist="small")
 
 
-def warm_up() -> None:
-    """Load the word-frequency table now (it takes a moment the first time)."""
-    _zipf()("course", "en")
-
-
 @lru_cache(maxsize=8192)
 def informativeness(word: str) -> float:
     """How much a word the course never uses can tell about a question, from 0 to 1.
