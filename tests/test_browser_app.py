@@ -148,7 +148,9 @@ def test_chat_answers_with_source_links(app: App, browser, artifacts: Path) -> N
         link = answer.locator('a[href*="/faq#how-long-does-it-usually-take-to-get-certified"]')
         assert link.count() == 1 and link.first.is_visible()
         assert answer.get_by_text("Quoted passage [1]").is_visible()
-        assert page.get_by_test_id("stFeedback").count() == 1
+        feedback = page.get_by_test_id("stFeedback")
+        feedback.first.wait_for(timeout=ANSWER_SECONDS * 1000)  # drawn once streaming ends
+        assert feedback.count() == 1
         page.wait_for_timeout(500)  # let the last frame paint
         page.screenshot(path=str(artifacts / "chat.png"), full_page=True)
     finally:
