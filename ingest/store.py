@@ -271,8 +271,7 @@ class ChunkStore:
     def _generation_names(self) -> dict[str, int]:
         pattern = re.compile(rf"^{re.escape(self.prefix)}-g(\d+)$")
         names = {}
-        for collection in self.client.list_collections():
-            name = getattr(collection, "name", collection)
+        for name in self._collection_names():
             if match := pattern.match(name):
                 names[name] = int(match.group(1))
         return names
