@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,17 +9,13 @@ from ingest.splitter import split_sentences
 from retrieval.answerability import answerable
 from retrieval.hybrid import ScoredChunk
 from retrieval.lexical import TermWeights, terms
-from retrieval.question import Question, analyze
+from retrieval.question import Question, analyze, question_parts
 from retrieval.scorer import Weights, load_weights
 from retrieval.select import Candidate, select
 from retrieval.types import Answer, Citation, Suggestion
 
 REFUSAL = "Sorry, the course content doesn't cover that."
-_TWO_QUESTIONS = re.compile(
-    r",?\s+and\s+(?=(?:what|which|who|how|when|where|why|is|are|does|do|can|should)\b)"
-    r"|\?\s+(?=\w)",
-    re.IGNORECASE,
-)
+
 
 
 @dataclass(frozen=True)
@@ -64,14 +59,28 @@ def compose_answer(
     """
     scorers = scorers or load_weights()
     asked = question if isinstance(question, Question) else analyze(question, None, weights)
-    chosen = select(asked, passages, weights, scorers.select)
-    if not answerable(asked, passages, chosen, weights, scorers.answerable):
+    chosen: list[Candidate] = []
+    for part in parts(asked, weights):  # "X, and Y?": each part answered on its own
+        found = select(part, passages, weights, scorers.select)
+        if answerable(part, passages, found, weights, scorers.answerable):
+            chosen += [c for c in found if c.key not in {k.key for k in chosen}]
+    if not chosen:
         return refusal(passages, base_url, thresholds)
-    for part in question_parts(asked.text)[1:]:  # "X, and Y?": make sure Y is answered too
-        extra = select(analyze(part, None, weights), passages, weights, scorers.select)
-        if extra and all(c.key != extra[0].key for c in chosen):
-            chosen.append(extra[0])
     return _quote(asked.text, chosen, passages, base_url, lead=asked.need == "yes_no")
+
+
+def parts(question: Question, weights: TermWeights) -> list[Question]:
+    """The question, or each of the questions it asks ("Is it online, and how often...?"),
+    analysed on its own with the subjects it names."""
+    texts = question_parts(question.text)
+    if len(texts) == 1:
+        return [question]
+    analysed = []
+    for text in texts:
+        words = set(terms(text))
+        subjects = tuple(key for key in question.subjects if set(key) <= words)
+        analysed.append(analyze(text, None, weights, subjects=subjects))
+    return analysed
 
 
 def _quote(
@@ -115,20 +124,6 @@ def sorted_by_place(passage: ScoredChunk, pieces: Sequence[str]) -> list[str]:
     """Pieces of a chunk in the order they appear in it (for the quote span)."""
     text = passage.chunk.text
     return sorted(pieces, key=lambda p: (text.find(p), p))
-
-
-def question_parts(question: str) -> list[str]:
-    """The parts of a question that asks two things, or the question alone.
-
-    >>> question_parts("How hard is the exam, and how long does it usually take?")
-    ['How hard is the exam', 'how long does it usually take?']
-    >>> question_parts("Who are the DevOps and SRE paths for?")
-    ['Who are the DevOps and SRE paths for?']
-    """
-    parts = [p.strip() for p in _TWO_QUESTIONS.split(question) if p.strip()]
-    if len(parts) == 2 and all(len(terms(p)) >= 2 for p in parts):
-        return parts
-    return [question]
 
 
 def quote_span(text: str, pieces: Sequence[str]) -> str:

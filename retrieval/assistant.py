@@ -15,7 +15,7 @@ from retrieval.guard import check_history, check_question, looks_like_injection
 from retrieval.hybrid import HybridRetriever, Lexical, ScoredChunk
 from retrieval.lexical import TermWeights
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
-from retrieval.question import Question, analyze
+from retrieval.question import Question, analyze, question_parts
 from retrieval.types import Answer, CitationsEvent, DoneEvent, Event, TextEvent, Turn
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,8 @@ class Assistant:
                 intent = intent.replace(side, " ")
             found = [self.retriever.search_in(lexical, f"{side} {intent}", 2) for side in sides]
             passages = _merge(passages, *found)
+        if len(asked := question_parts(query)) > 1:  # "X, and Y?": search for each part too
+            passages = _merge(passages, *(self.retriever.search_in(lexical, p, 3) for p in asked))
         subjects = self.lexicon(lexical).subjects(query)
         return Retrieved(query, own, passages, lexical.weights, subjects)
 

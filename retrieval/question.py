@@ -25,11 +25,18 @@ _COUNT = re.compile(
 _LIST = re.compile(
     r"\blist\b|\ball\s+(the\s+)?\w+s\b|\bname\s+(the|all|some)\b|\bwhat\s+(are|r)\s+(the\s+)?\w+"
     r"|\bwhich\s+\w+s\b|\bwhat\s+\w+s\s+(are|do|does|can|will)\b|\btypes\s+of\b|\bkinds\s+of\b"
-    r"|\boptions\b",
+    r"|\boptions\b|\bwh?at\b.*\b(cover(s|ed)?|teach(es)?|taught|learn|includ(e|es|ed)"
+    r"|involv(e|es|ed)|consist)\b",
     re.IGNORECASE,
 )
 _YES_NO = re.compile(
     r"^\s*(?:\w+[,!]?\s+){0,3}?(is|are|does|do|can|could|will|would|should|has|have|did|am|r)\s",
+    re.IGNORECASE,
+)
+_TWO_QUESTIONS = re.compile(
+    r",?\s+and\s+(?:(?:at|in|for|on|to|from|with)\s+)?"
+    r"(?=(?:what|which|who|how|when|where|why|is|are|does|do|can|should)\b)"
+    r"|\?\s+(?=\w)",
     re.IGNORECASE,
 )
 _WH = re.compile(r"\b(what|which|who|how|why|where|when|wat|wht)\b", re.IGNORECASE)
@@ -209,3 +216,19 @@ def _run(text: str, first: bool) -> str:
     if not runs:
         return ""
     return " ".join(runs[0] if first else runs[-1])
+
+
+def question_parts(question: str) -> list[str]:
+    """The parts of a question that asks two things, or the question alone.
+
+    >>> question_parts("How hard is the exam, and how long does it usually take?")
+    ['How hard is the exam', 'how long does it usually take?']
+    >>> question_parts("Which tools do the labs use, and at which levels are labs run?")
+    ['Which tools do the labs use', 'which levels are labs run?']
+    >>> question_parts("Who are the DevOps and SRE paths for?")
+    ['Who are the DevOps and SRE paths for?']
+    """
+    parts = [p.strip() for p in _TWO_QUESTIONS.split(question) if p.strip()]
+    if len(parts) == 2 and all(len(terms(p)) >= 2 for p in parts):
+        return parts
+    return [question]

@@ -148,6 +148,10 @@ def select(
         with_number = [c for c in scored if gives_number(question, c.unit)]
         if with_number and with_number[0].probability >= 0.5 * best.probability:
             best = with_number[0]
+    if question.need == "list" and home(question, best.unit) < 1:
+        own_section = [c for c in scored if home(question, c.unit) == 1]
+        if own_section and own_section[0].probability >= 0.5 * best.probability:
+            best = own_section[0]  # what X covers comes from X's own section
     if question.need == "comparison" and (sides := _each_side(question, scored)):
         return sides
     chosen = [best]
@@ -155,10 +159,10 @@ def select(
         chosen += _announced(best, scored)
     listing = question.need == "list" or question.need == "count" and _lists(best.unit)
     if listing:  # a list, or a count answered by the list of the counted things
-        chosen += _rest_of_list(best, scored)
+        chosen += _rest_of_list(question, best, scored)
     if question.need != "duration":
         room = (MAX_LIST if listing else MAX_UNITS) - len(chosen)
-        chosen += _same_place(best, scored, room)
+        chosen += _same_place(best, scored, room, share=0.25 if listing else 0.5)
     chosen += _adding(question, chosen, scored)
     return _unique(chosen)
 
@@ -208,6 +212,37 @@ def _subject(question: Question, words: set[str]) -> float:
     return 1.0 if any(set(key) <= words for key in question.subjects) else -1.0
 
 
+def home(question: Question, unit: Unit) -> float:
+    """How much a unit's place is about the subject the question names: its section, or for
+    a table row the row's own name ("Role: SRE").
+
+    The deepest heading that names a subject counts: the subject's share of its telling
+    words (generic words such as "level" or "path" left out). 0 when no heading names it.
+
+    >>> from retrieval.question import analyze
+    >>> q = analyze("what does the sre path cover", subjects=(("sre",),))
+    >>> def at(section, text="x", kind="sentence"):
+    ...     return home(q, Unit("c", 0, text, kind, section))
+    >>> at("Guide > Learning paths > SRE path"), at("Guide > Learning paths")
+    (1.0, 0.0)
+    >>> at("FAQ > Is the SRE path hard"), at("Guide > SRE path > What it is")
+    (0.5, 1.0)
+    >>> at("Guide > By role", "Role: SRE; Certifications: A and B", "row")
+    1.0
+    """
+    if not question.subjects:
+        return 0.0
+    headings = unit.section.split(" > ")
+    if unit.kind == "row":
+        headings.append(unit.text.split(";", 1)[0].split(":", 1)[-1])
+    for heading in reversed(headings):
+        words = set(terms(heading)) - _GENERIC
+        named = [key for key in question.subjects if set(key) <= words | _GENERIC]
+        if named and words:
+            return max(len(set(key) - _GENERIC) for key in named) / len(words)
+    return 0.0
+
+
 def _lists(unit: Unit) -> bool:
     """Whether a unit is part of a list or enumerates one ("six paths: A, B, C, D...")."""
     return unit.kind in ("item", "row") or unit.text.count(",") >= 2
@@ -231,20 +266,27 @@ def _announced(lead: Candidate, scored: Sequence[Candidate]) -> list[Candidate]:
     return sorted(after, key=lambda c: c.key)[:MAX_LIST]
 
 
-def _rest_of_list(best: Candidate, scored: Sequence[Candidate]) -> list[Candidate]:
+def _rest_of_list(
+    question: Question, best: Candidate, scored: Sequence[Candidate]
+) -> list[Candidate]:
     """The whole list a list question asks for: the best unit's list items, or the rows of
-    its table that score close to it."""
+    its table that score close to it (only the asked thing's rows when the question names
+    it: "which certs for an SRE?")."""
     if best.unit.kind == "item":
         items = [c for c in scored if c.passage == best.passage and c.unit.kind == "item"]
         return sorted(items, key=lambda c: c.key)[:MAX_LIST]
     if best.unit.kind == "row":
         rows = [c for c in _section(best, scored) if c.probability >= 0.5 * best.probability]
+        if home(question, best.unit) == 1:
+            rows = [c for c in rows if home(question, c.unit) == 1]
         return rows[:MAX_LIST]
     return []
 
 
-def _same_place(best: Candidate, scored: Sequence[Candidate], room: int) -> list[Candidate]:
-    """Units of the best unit's chunk that score at least half as well: the rest of what
+def _same_place(
+    best: Candidate, scored: Sequence[Candidate], room: int, share: float = 0.5
+) -> list[Candidate]:
+    """Units of the best unit's chunk that score at least `share` as well: the rest of what
     the section says about the question ("tell me about the SRE path")."""
     if room <= 0 or best.unit.kind in ("row", "faq"):
         return []
@@ -253,7 +295,7 @@ def _same_place(best: Candidate, scored: Sequence[Candidate], room: int) -> list
         for c in scored
         if c.passage == best.passage
         and c.key != best.key
-        and c.probability >= 0.5 * best.probability
+        and c.probability >= share * best.probability
         and not is_lead_in(c.unit)
     ]
     return same[:room]
