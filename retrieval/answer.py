@@ -79,7 +79,8 @@ def parts(question: Question, weights: TermWeights) -> list[Question]:
     for text in texts:
         words = set(terms(text))
         subjects = tuple(key for key in question.subjects if set(key) <= words)
-        analysed.append(analyze(text, None, weights, subjects=subjects))
+        kinds = tuple(kind for kind in question.kinds if kind[0] in words)
+        analysed.append(analyze(text, None, weights, subjects=subjects, kinds=kinds))
     return analysed
 
 

@@ -44,6 +44,7 @@ class Retrieved:
         passages: The chunks found, best first.
         weights: Term weights of the index generation searched.
         subjects: Key terms of the course's named things the query mentions.
+        kinds: The kinds of named thing the query asks for (`EntityLexicon.kinds`).
     """
 
     query: str
@@ -51,10 +52,13 @@ class Retrieved:
     passages: list[ScoredChunk]
     weights: TermWeights
     subjects: tuple[tuple[str, ...], ...] = ()
+    kinds: tuple[tuple[str, str], ...] = ()
 
     def question(self) -> Question:
         """The analysed question."""
-        return analyze(self.query, self.own, self.weights, subjects=self.subjects)
+        return analyze(
+            self.query, self.own, self.weights, subjects=self.subjects, kinds=self.kinds
+        )
 
 
 class Assistant:
@@ -137,8 +141,10 @@ class Assistant:
             passages = _merge(passages, *found)
         if len(asked := question_parts(query)) > 1:  # "X, and Y?": search for each part too
             passages = _merge(passages, *(self.retriever.search_in(lexical, p, 3) for p in asked))
-        subjects = self.lexicon(lexical).subjects(query)
-        return Retrieved(query, own, passages, lexical.weights, subjects)
+        lexicon = self.lexicon(lexical)
+        return Retrieved(
+            query, own, passages, lexical.weights, lexicon.subjects(query), lexicon.kinds(query)
+        )
 
     def validate(
         self, question: Any, history: Iterable[Turn | Mapping[str, Any]] | None = None

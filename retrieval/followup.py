@@ -28,6 +28,9 @@ _ASKING_WORDS = re.compile(
     r"\b(what|whats|which|who|how|why|when|where|is|are|does|do|can|tell|me|about|the|a|an)\b",
     re.IGNORECASE,
 )
+_KIND_ASKED = re.compile(
+    r"\b(?:which|what|any|how\s+many)\s+((?:[\w-]+\s+){0,1}[\w-]+)", re.IGNORECASE
+)
 _GENERIC = {"level", "path", "track", "certif", "certifi", "cours", "program"}
 
 
@@ -64,6 +67,12 @@ class EntityLexicon:
                 if key:
                     self.parts.setdefault(parts[-2], []).append(key)
         self.entities_by_group: list[tuple[str, str, tuple[str, ...]]] = []
+        self.groups: dict[str, list[str]] = {}  # kind term ("provid") -> heading paths of groups
+        for parent in groups:
+            heading = parent.removesuffix(" (rows)").split(" > ")[-1]
+            path = parent.removesuffix(" (rows)")
+            if (head := terms(heading)[-1:]) and path not in self.groups.get(head[0], []):
+                self.groups.setdefault(head[0], []).append(path)
         for parent, names in groups.items():
             for name in sorted(names):
                 key = tuple(t for t in terms(_simplify(name)) if t not in _GENERIC)
@@ -76,6 +85,25 @@ class EntityLexicon:
         named = set(self.mentions(text))
         keys = {key for name, group, key in self.entities_by_group if (name, group) in named}
         return tuple(sorted(keys))
+
+    def kinds(self, text: str) -> tuple[tuple[str, str], ...]:
+        """The kinds of named thing a text asks for, as `(term, group heading path)`:
+        "which training provider..." asks for one of the providers, "how many tracks" for
+        tracks. A kind counts when its word comes within two words after which, what, any
+        or how many.
+
+        >>> lexicon = EntityLexicon(["G > Providers > Aiopsschool", "G > Learning paths > SRE path"])
+        >>> lexicon.kinds("which training provider covers cost"), lexicon.kinds("is it hard")
+        ((('provid', 'G > Providers'),), ())
+        """
+        asked = {
+            term
+            for match in _KIND_ASKED.finditer(text)
+            for term in terms(match.group(1))
+        }
+        return tuple(
+            (term, group) for term in sorted(asked) for group in self.groups.get(term, [])
+        )
 
     def asks_about_part(self, text: str, names: Iterable[str]) -> bool:
         """Whether a text names a sub-heading of one of the named things ("common mistakes")."""

@@ -59,6 +59,8 @@ class Question:
             or `money` for an amount ("how much does it cost", "what's the fee").
         subjects: Key terms of the course's named things the question is about (a level,
             a track, a path, a role, a provider), e.g. `(("profession",),)`.
+        kinds: The kinds of named thing it asks for, `(term, group heading path)`: "which
+            provider..." asks for a unit under "Guide > Training providers".
         weighted: Content terms with how telling each is (`lexical.weighted_terms`).
         own_weighted: The same for the learner's own words in this turn.
     """
@@ -70,6 +72,7 @@ class Question:
     sides: tuple[str, ...] = ()
     counted: str | None = None
     subjects: tuple[tuple[str, ...], ...] = ()
+    kinds: tuple[tuple[str, str], ...] = ()
     weighted: tuple[WeightedTerm, ...] = ()
     own_weighted: tuple[WeightedTerm, ...] = ()
 
@@ -79,6 +82,7 @@ def analyze(
     own: str | None = None,
     weights: TermWeights | None = None,
     subjects: tuple[tuple[str, ...], ...] = (),
+    kinds: tuple[tuple[str, str], ...] = (),
 ) -> Question:
     """Analyse a question.
 
@@ -87,6 +91,7 @@ def analyze(
         own: The learner's words in this turn when `text` was rebuilt from a follow-up.
         weights: Term weights of the corpus, to weigh the terms by how telling they are.
         subjects: Key terms of the named things the question mentions.
+        kinds: The kinds of named thing it asks for.
 
     >>> analyze("how long does the foundation prep take").need
     'duration'
@@ -106,6 +111,7 @@ def analyze(
         sides=sides,
         counted=_counted(text),
         subjects=subjects,
+        kinds=kinds,
         weighted=tuple(weighted_terms(text, weights)) if weights else (),
         own_weighted=tuple(weighted_terms(own_text, weights)) if weights else (),
     )

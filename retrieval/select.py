@@ -152,6 +152,10 @@ def select(
         own_section = [c for c in scored if home(question, c.unit) == 1]
         if own_section and own_section[0].probability >= 0.5 * best.probability:
             best = own_section[0]  # what X covers comes from X's own section
+    if question.kinds and not of_kind(question, best.unit):
+        of_asked_kind = [c for c in scored if of_kind(question, c.unit)]
+        if of_asked_kind and of_asked_kind[0].probability >= 0.5 * best.probability:
+            best = of_asked_kind[0]  # "which provider...": a provider, not the path it serves
     if question.need == "comparison" and (sides := _each_side(question, scored)):
         return sides
     chosen = [best]
@@ -210,6 +214,15 @@ def _subject(question: Question, words: set[str]) -> float:
     if not question.subjects:
         return 0.0
     return 1.0 if any(set(key) <= words for key in question.subjects) else -1.0
+
+
+def of_kind(question: Question, unit: Unit) -> bool:
+    """Whether a unit sits under a heading of the kind of thing the question asks for
+    (a provider's section for "which provider..."); True when no kind is asked."""
+    if not question.kinds:
+        return True
+    section = unit.section
+    return any(section == group or section.startswith(f"{group} > ") for _, group in question.kinds)
 
 
 def home(question: Question, unit: Unit) -> float:
