@@ -142,9 +142,11 @@ class Assistant:
         if len(asked := question_parts(query)) > 1:  # "X, and Y?": search for each part too
             passages = _merge(passages, *(self.retriever.search_in(lexical, p, 3) for p in asked))
         lexicon = self.lexicon(lexical)
-        return Retrieved(
-            query, own, passages, lexical.weights, lexicon.subjects(query), lexicon.kinds(query)
-        )
+        kinds = lexicon.kinds(query)
+        for group in dict.fromkeys(group for _, group in kinds):  # "which provider...": search them
+            kind = group.split(" > ")[-1]
+            passages = _merge(passages, self.retriever.search_in(lexical, f"{kind}: {query}", 3))
+        return Retrieved(query, own, passages, lexical.weights, lexicon.subjects(query), kinds)
 
     def validate(
         self, question: Any, history: Iterable[Turn | Mapping[str, Any]] | None = None
