@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ingest.splitter import split_sentences
 from retrieval.answerability import answerable
+from retrieval.guard import SmallTalk
 from retrieval.hybrid import ScoredChunk
 from retrieval.lexical import TermWeights, terms
 from retrieval.question import Question, analyze, question_parts
@@ -15,6 +16,13 @@ from retrieval.select import Candidate, select
 from retrieval.types import Answer, Citation, Suggestion
 
 REFUSAL = "Sorry, the course content doesn't cover that."
+SMALL_TALK = {
+    "greeting": "Hi! I answer questions about the course from its guide, FAQ and syllabus, "
+    "and I link the section each answer comes from.",
+    "thanks": "Glad to help! Ask me anything else about the course.",
+    "goodbye": "Goodbye, and good luck with your certification!",
+    "nothing": "I didn't catch a question there. Please type a question about the course.",
+}
 
 
 
@@ -141,6 +149,24 @@ def quote_span(text: str, pieces: Sequence[str]) -> str:
             return pieces[0] if len(pieces) == 1 else text
         end = at + len(piece)
     return text[start:end]
+
+
+def small_talk_reply(kind: SmallTalk, examples: Sequence[str]) -> Answer:
+    """The reply to a message that asks nothing: a greeting or thanks gets a friendly word and
+    example questions, never a citation; a message with no words at all is refused with
+    the examples, so the learner sees what to ask.
+
+    >>> small_talk_reply("greeting", ["Can the exam be taken online?"]).answer.split(". ")[-1]
+    'You could ask, for example: "Can the exam be taken online?"'
+    >>> small_talk_reply("nothing", []).refused
+    True
+    """
+    text = SMALL_TALK[kind]
+    if examples and kind != "goodbye":
+        quoted = [f'"{e}"' for e in examples]
+        listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+        text += f" You could ask, for example: {listed}"
+    return Answer(text, [], refused=kind == "nothing")
 
 
 def refusal(

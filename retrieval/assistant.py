@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cert_assistant.settings import Settings
-from retrieval.answer import Thresholds, compose_answer, refusal
+from retrieval.answer import Thresholds, compose_answer, refusal, small_talk_reply
 from retrieval.followup import EntityLexicon, is_dependent, standalone_query
-from retrieval.guard import check_history, check_question, looks_like_injection
+from retrieval.guard import check_history, check_question, looks_like_injection, small_talk
 from retrieval.hybrid import HybridRetriever, Lexical, ScoredChunk
 from retrieval.lexical import TermWeights
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
@@ -103,6 +103,9 @@ class Assistant:
         """
         question, turns = self.validate(question, history)
         base_url = self.settings.site_base_url
+        if kind := small_talk(question):  # "hello", "thanks!", "?": no search, no citation
+            yield from _replay(replace(small_talk_reply(kind, self.examples()), query=question))
+            return
         if looks_like_injection(question):
             answer = refusal([], base_url)
             yield from _replay(replace(answer, query=question))
@@ -163,6 +166,14 @@ class Assistant:
             history, self.settings.max_history_turns, self.settings.max_question_chars
         )
         return question, turns
+
+    def examples(self, count: int = 3) -> list[str]:
+        """Questions the course answers, to show a learner what to ask: FAQ questions of the
+        index, spread over the FAQ."""
+        asked = [c.section.split(" > ")[-1] for c in self.retriever.lexical().index.chunks]
+        faq = list(dict.fromkeys(q for q in asked if q.endswith("?")))
+        step = max(1, len(faq) // count)
+        return faq[::step][:count]
 
     def warm_up(self) -> None:
         """Load the query model, the BM25 side, the units, the vocabulary, the word

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from cert_assistant.errors import QuestionError
 from retrieval.types import Turn
@@ -35,6 +35,37 @@ _INJECTION = re.compile(
     rf"|\b(act|behave|respond|answer)\s+(as|like)\s+(if\s+you|(an?\s+|my\s+|the\s+)?(\w+\s+)?{_PERSONA})\b",
     re.IGNORECASE | re.DOTALL,
 )
+
+
+_SMALL_TALK = {
+    "greeting": r"hi|hello|hey|hiya|howdy|yo|greetings|good\s+(morning|afternoon|evening|day)"
+    r"|hi\s+there|hello\s+there|hey\s+there",
+    "thanks": r"(ok(ay)?,?\s+|great,?\s+|many\s+)?(thanks?(\s+(you|u))?|thx|ty|cheers)"
+    r"(\s+(so|very)\s+much|\s+a\s+lot)?|ok(ay)?|cool|got\s+it|great|nice|perfect|alright",
+    "goodbye": r"bye|goodbye|see\s+(you|ya)|cya|good\s*night",
+}
+_SMALL_TALK_MESSAGE = {
+    kind: re.compile(rf"^\W*(?:{pattern})(?:\s+(?:bot|assistant|again))?[\W_]*$", re.IGNORECASE)
+    for kind, pattern in _SMALL_TALK.items()
+}
+SmallTalk = Literal["greeting", "thanks", "goodbye", "nothing"]
+
+
+def small_talk(text: str) -> SmallTalk | None:
+    """What a message that asks no question is: a greeting, thanks (or "ok"), a goodbye, or `nothing`
+    at all (no letter or digit: "?", an emoji, a zero-width space); None for a question.
+
+    >>> small_talk("Hello!"), small_talk("thanks a lot"), small_talk("ok"), small_talk("bye")
+    ('greeting', 'thanks', 'thanks', 'goodbye')
+    >>> small_talk("?"), small_talk("\u200b"), small_talk("hi, how long is the exam?")
+    ('nothing', 'nothing', None)
+    """
+    for kind, pattern in _SMALL_TALK_MESSAGE.items():
+        if pattern.match(text):
+            return kind  # type: ignore[return-value]  # the keys are the kinds
+    if not any(c.isalnum() for c in text):
+        return "nothing"
+    return None
 
 
 def looks_like_injection(text: str) -> bool:

@@ -264,9 +264,29 @@ def test_citations_come_from_the_retrievers_results(assistant, question, history
             assert any(piece.strip(" .") in text for text in found[key]), piece
 
 
-@pytest.mark.parametrize("message", ["hello", "thanks!", "?", "ok", "🙂"])
-def test_a_message_that_asks_nothing_gets_no_citation(assistant, message):
+@pytest.mark.parametrize("message", ["hello", "thanks!", "ok", "Good morning"])
+def test_a_greeting_or_thanks_gets_a_friendly_reply_with_example_questions(assistant, message):
+    answer = assistant.ask(message)
+
+    assert not answer.refused
+    assert answer.citations == []
+    assert "course" in answer.answer
+    examples = assistant.examples()
+    assert examples and all(f'"{e}"' in answer.answer for e in examples)
+    assert all(e.endswith("?") for e in examples)  # questions the FAQ answers
+
+
+@pytest.mark.parametrize("message", ["?", "🙂", "\u200b", "..."])
+def test_a_message_with_no_words_is_refused_with_examples_and_no_citation(assistant, message):
     answer = assistant.ask(message)
 
     assert answer.refused
     assert answer.citations == []
+    assert "question" in answer.answer and '"' in answer.answer
+
+
+def test_a_greeting_with_a_question_is_answered_as_a_question(assistant):
+    answer = assistant.ask("hi, can the exam be taken online?")
+
+    assert not answer.refused
+    assert answer.citations
