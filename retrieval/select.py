@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ingest.units import Unit
 from retrieval.hybrid import ScoredChunk
@@ -316,13 +316,16 @@ def _same_place(
 
 def _each_side(question: Question, scored: Sequence[Candidate]) -> list[Candidate]:
     """For "X vs Y": the two best units about each side alone (a unit naming both sides
-    says what they share, not how they differ); empty unless both sides are found."""
+    says what they share, not how they differ), from the side's own section when one was
+    retrieved; empty unless both sides are found."""
     chosen: list[Candidate] = []
     for side in question.sides:
         others = [o for o in question.sides if o != side]
         own = [c for c in scored if _names(c, side) and not any(_names(c, o) for o in others)]
         if not own:
             return []
+        about = replace(question, subjects=(tuple(t for t in terms(side) if t not in _GENERIC),))
+        own.sort(key=lambda c: home(about, c.unit) < 1)  # stable: best first within each
         chosen += own[:PER_SIDE]
     return chosen
 
