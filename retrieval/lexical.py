@@ -30,6 +30,7 @@ _SHORTHAND = {
     "wanna": "want to", "gotta": "have to", "kinda": "kind of", "sorta": "sort of",
 }  # fmt: skip
 _WORD = re.compile(r"(?u)\b\w+\b")
+EVERYDAY_ZIPF = 5.0  # wordfreq Zipf value from which a word is an everyday English one
 
 
 @lru_cache(maxsize=1)
@@ -195,7 +196,9 @@ class Vocabulary:
     """
 
     def __init__(self, documents: Iterable[str]) -> None:
-        self.words = frozenset(w for d in documents for w in _TOKEN.findall(d.lower()))
+        counts = Counter(w for d in documents for w in _TOKEN.findall(d.lower()))
+        self.words = frozenset(counts)
+        self._counts = counts
         self._by_initial: dict[str, list[str]] = {}
         for word in sorted(self.words):
             self._by_initial.setdefault(word[0], []).append(word)
@@ -205,11 +208,14 @@ class Vocabulary:
 
         Words of six letters or more that the corpus lacks are compared with corpus
         words of the same initial; a close one (difflib ratio >= 0.85) replaces them.
-        Shorter words are left alone: "tough" is not a typo of "though".
+        Words of four or five letters are not taken for typos ("tough" is not "though"), but
+        for clipped words when a corpus word begins with them ("tech lead" -> "technical").
 
         >>> Vocabulary(["The professional level and its background"]).mend(
         ...     "wat does the profesional lvl need as backround")
         'what does the professional level need as background'
+        >>> Vocabulary(["Technical leads and technical staff"]).mend("tech lead")
+        'technical lead'
         """
         return _WORD.sub(lambda m: self._mend_word(m.group(0)), text)
 
@@ -217,9 +223,20 @@ class Vocabulary:
         lower = word.lower()
         if lower in _SHORTHAND:
             return _SHORTHAND[lower]
-        if len(lower) < 6 or lower in self.words or lower in _stopwords() or not lower.isalpha():
+        if lower in self.words or lower in _stopwords() or not lower.isalpha() or len(lower) < 4:
             return word
+        if len(lower) < 6:  # a clipped word, unless it is an everyday one ("mark", "pass")
+            return (self._completed(lower) if _zipf()(lower, "en") < EVERYDAY_ZIPF else None) or word
         return self._closest(lower) or word
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - as above
+    def _completed(self, word: str) -> str | None:
+        """The corpus word a clipped word most likely stands for ("tech" -> "technical"):
+        the most frequent corpus word that begins with it and is longer by two letters or
+        more; None when there is none."""
+        longer = [w for w in self._by_initial.get(word[0], []) if w.startswith(word)]
+        longer = [w for w in longer if len(w) >= len(word) + 2]
+        return max(longer, key=lambda w: (self._counts[w], w), default=None)
 
     @lru_cache(maxsize=4096)  # noqa: B019 - one vocabulary per index generation, kept alive anyway
     def _closest(self, word: str) -> str | None:
