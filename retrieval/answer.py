@@ -25,7 +25,6 @@ SMALL_TALK = {
 }
 
 
-
 @dataclass(frozen=True)
 class Thresholds:
     """Which sections a refusal offers instead.

@@ -24,6 +24,7 @@ ANSWER_FEATURES = (
     "passage_coverage",
     "unit_coverage",
     "unknown_share",
+    "unknown_focus",
     "few_terms",
     "number_missing",
 )
@@ -36,6 +37,9 @@ ANSWER_FEATURES = (
   the best unit's chunk with its headings, and in the best unit with its headings;
 - `unknown_share`: weighted share of the learner's own terms that the course never uses
   (a "fee" or "refund" the text cannot hold);
+- `unknown_focus`: 1 when the most telling of the learner's own terms is one the course never
+  uses ("who's the *instructor*", "is there a *mock* test"): the thing asked for is not in
+  the text, however close the rest of the question comes;
 - `few_terms`: 1 for a question of one content term or none;
 - `number_missing`: 1 when a count or duration is asked and no chosen unit gives a number
   of that kind (a duration, an amount of money, a count of the asked thing).
@@ -56,6 +60,7 @@ def answer_features(
     unknown = sum(w for t, w in own if not weights.known(t))
     total = sum(w for _, w in own) or 1.0
     numbered = any(gives_number(question, c.unit) for c in chosen)
+    focus = max(own, key=lambda term: term[1], default=None)
     return {
         "best_probability": best.probability,
         "unit_sim": best.features["unit_sim"],
@@ -64,6 +69,7 @@ def answer_features(
         "passage_coverage": covered(own, set(terms(passage.chunk.text)) | heading),
         "unit_coverage": covered(own, set(terms(best.unit.text)) | heading),
         "unknown_share": unknown / total,
+        "unknown_focus": float(focus is not None and not weights.known(focus[0])),
         "few_terms": float(len(question.own_terms or question.terms) <= 1),
         "number_missing": float(question.need in ("count", "duration") and not numbered),
     }

@@ -56,9 +56,7 @@ class Retrieved:
 
     def question(self) -> Question:
         """The analysed question."""
-        return analyze(
-            self.query, self.own, self.weights, subjects=self.subjects, kinds=self.kinds
-        )
+        return analyze(self.query, self.own, self.weights, subjects=self.subjects, kinds=self.kinds)
 
 
 class Assistant:

@@ -92,18 +92,12 @@ class EntityLexicon:
         tracks. A kind counts when its word comes within two words after which, what, any
         or how many.
 
-        >>> lexicon = EntityLexicon(["G > Providers > Aiopsschool", "G > Learning paths > SRE path"])
+        >>> lexicon = EntityLexicon(["G > Providers > Aiopsschool", "G > Paths > SRE path"])
         >>> lexicon.kinds("which training provider covers cost"), lexicon.kinds("is it hard")
         ((('provid', 'G > Providers'),), ())
         """
-        asked = {
-            term
-            for match in _KIND_ASKED.finditer(text)
-            for term in terms(match.group(1))
-        }
-        return tuple(
-            (term, group) for term in sorted(asked) for group in self.groups.get(term, [])
-        )
+        asked = {term for match in _KIND_ASKED.finditer(text) for term in terms(match.group(1))}
+        return tuple((term, group) for term in sorted(asked) for group in self.groups.get(term, []))
 
     def asks_about_part(self, text: str, names: Iterable[str]) -> bool:
         """Whether a text names a sub-heading of one of the named things ("common mistakes")."""

@@ -226,7 +226,9 @@ class Vocabulary:
         if lower in self.words or lower in _stopwords() or not lower.isalpha() or len(lower) < 4:
             return word
         if len(lower) < 6:  # a clipped word, unless it is an everyday one ("mark", "pass")
-            return (self._completed(lower) if _zipf()(lower, "en") < EVERYDAY_ZIPF else None) or word
+            return (
+                self._completed(lower) if _zipf()(lower, "en") < EVERYDAY_ZIPF else None
+            ) or word
         return self._closest(lower) or word
 
     @lru_cache(maxsize=4096)  # noqa: B019 - as above

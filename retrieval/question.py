@@ -143,6 +143,12 @@ _MONEY = re.compile(
     re.IGNORECASE,
 )
 _PRICED = re.compile(r"\b(cost|costs)\b", re.IGNORECASE)
+# "how much is it?", "how much are they": a price, when nothing follows what is priced
+_HOW_MUCH_IS = re.compile(
+    r"\bhow\s+much\s+(?:is|are|was|will|would)\s+(?:it|this|that|they|these|those|the\s+\w+)"
+    r"(?:\s+\w+)?\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
 _HOW_MUCH = re.compile(r"\bhow\s+much\b", re.IGNORECASE)
 # "cost" as what something costs, not the FinOps topic: "does the exam cost", "it costs"
 _COSTS = re.compile(
@@ -159,10 +165,18 @@ def _counted(text: str) -> str | None:
     ('track', 'money')
     >>> _counted("what does the exam cost"), _counted("how does finops cover cost optimisation")
     ('money', None)
+    >>> _counted("how much is it?"), _counted("how much is the exam (Foundation level)")
+    ('money', 'money')
     """
     words = [m for m in _MONEY.finditer(text) if m.group(1)]  # price, fee, salary...
     how_much = _HOW_MUCH.search(text)
-    if words or _PRICED.search(text) and (how_much or _COSTS.search(text)):
+    unborrowed = re.sub(r"\s*\([^)]*\)\s*$", "", text)  # without a follow-up's "(subject)"
+    priced = (
+        _HOW_MUCH_IS.search(unborrowed)
+        or _PRICED.search(text)
+        and (how_much or _COSTS.search(text))
+    )
+    if words or priced:
         return "money"  # a price, fee or salary, or what something costs
     if match := _COUNTED.search(text):  # the first plural of the next words, else the first
         found_words = match.group(1).lower().split()
