@@ -16,9 +16,11 @@ from retrieval.hybrid import HybridRetriever, Lexical, ScoredChunk
 from retrieval.lexical import TermWeights
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
 from retrieval.question import Question, analyze, question_parts
+from retrieval.select import gives_number
 from retrieval.types import Answer, CitationsEvent, DoneEvent, Event, TextEvent, Turn
 
 log = logging.getLogger(__name__)
+DEEPER = 30  # chunks searched for a count or duration whose number the first ones lack
 
 
 @dataclass(frozen=True)
@@ -142,12 +144,26 @@ class Assistant:
             passages = _merge(passages, *found)
         if len(asked := question_parts(query)) > 1:  # "X, and Y?": search for each part too
             passages = _merge(passages, *(self.retriever.search_in(lexical, p, 3) for p in asked))
+        passages = _merge(passages, self._numbered(lexical, query, passages))
         lexicon = self.lexicon(lexical)
         kinds = lexicon.kinds(query)
         for group in dict.fromkeys(group for _, group in kinds):  # "which provider...": search them
             kind = group.split(" > ")[-1]
             passages = _merge(passages, self.retriever.search_in(lexical, f"{kind}: {query}", 3))
         return Retrieved(query, own, passages, lexical.weights, lexicon.subjects(query), kinds)
+
+    def _numbered(
+        self, lexical: Lexical, query: str, found: list[ScoredChunk]
+    ) -> list[ScoredChunk]:
+        """For a count or duration that no passage found gives a number for ("how many
+        tracks are there in total?"): the passages deeper in the ranking that do, up to 3."""
+        asked = analyze(query)
+        if asked.need not in ("count", "duration") or asked.counted == "money":
+            return []
+        if any(gives_number(asked, unit) for p in found for unit, _ in p.units):
+            return []
+        deeper = self.retriever.search_in(lexical, query, DEEPER)
+        return [p for p in deeper if any(gives_number(asked, u) for u, _ in p.units)][:3]
 
     def validate(
         self, question: Any, history: Iterable[Turn | Mapping[str, Any]] | None = None

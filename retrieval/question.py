@@ -56,7 +56,8 @@ class Question:
             subject borrowed from earlier turns; answerability is judged on these.
         sides: For a comparison, the words of each side ("foundation", "professional level").
         counted: For a count, the stem of what is counted ("track" in "how many tracks"),
-            or `money` for an amount ("how much does it cost", "what's the fee").
+            `money` for an amount ("how much does it cost", "what's the fee"), or `score`
+            for a pass mark.
         subjects: Key terms of the course's named things the question is about (a level,
             a track, a path, a role, a provider), e.g. `(("profession",),)`.
         kinds: The kinds of named thing it asks for, `(term, group heading path)`: "which
@@ -142,6 +143,7 @@ _MONEY = re.compile(
     r"|discount|discounts|refund|refunds|voucher|vouchers)\b|[$€£₹]",
     re.IGNORECASE,
 )
+_PASS_MARK = re.compile(r"\bpass(ing)?\s+(mark|score|percentage|threshold)\b", re.IGNORECASE)
 _PRICED = re.compile(r"\b(cost|costs)\b", re.IGNORECASE)
 # "how much is it?", "how much are they": a price, when nothing follows what is priced
 _HOW_MUCH_IS = re.compile(
@@ -167,6 +169,9 @@ def _counted(text: str) -> str | None:
     ('money', None)
     >>> _counted("how much is it?"), _counted("how much is the exam (Foundation level)")
     ('money', 'money')
+    >>> _counted("whats the pass mark for it")
+    'score'
+
     """
     words = [m for m in _MONEY.finditer(text) if m.group(1)]  # price, fee, salary...
     how_much = _HOW_MUCH.search(text)
@@ -178,6 +183,8 @@ def _counted(text: str) -> str | None:
     )
     if words or priced:
         return "money"  # a price, fee or salary, or what something costs
+    if _PASS_MARK.search(text):
+        return "score"
     if match := _COUNTED.search(text):  # the first plural of the next words, else the first
         found_words = match.group(1).lower().split()
         word = next(

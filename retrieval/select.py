@@ -63,6 +63,12 @@ _NUMBER = re.compile(
     r"sixty|ninety|first|second|third|fourth|last|single|every)\b",
     re.IGNORECASE,
 )
+_CARDINAL = re.compile(
+    r"\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|single"
+)
+_WORD = re.compile(r"[\w-]+")
+_LISTED = re.compile(r"(\w+)(?:\s*:|\s+like\b|\s+such\s+as\b|\s+including\b)", re.IGNORECASE)
+_SCORE = re.compile(r"\d+\s*(%|percent|per\s*cent|points?|marks?|out\s+of)", re.IGNORECASE)
 _TIME = re.compile(
     r"\b(days?|weeks?|months?|years?|hours?|minutes?|yearly|annual(ly)?|every)\b", re.IGNORECASE
 )
@@ -144,10 +150,10 @@ def select(
         return []
     scored.sort(key=lambda c: (-c.probability, c.key))
     best = scored[0]
-    if not gives_number(question, best.unit):
-        with_number = [c for c in scored if gives_number(question, c.unit)]
-        if with_number and with_number[0].probability >= 0.5 * best.probability:
-            best = with_number[0]
+    with_number = [c for c in scored if gives_number(question, c.unit)]
+    weak = not with_number or with_number[0].probability < 0.5 * best.probability
+    if not gives_number(question, best.unit) and not weak:
+        best = with_number[0]
     if question.need == "list" and home(question, best.unit) < 1:
         own_section = [c for c in scored if home(question, c.unit) == 1]
         if own_section and own_section[0].probability >= 0.5 * best.probability:
@@ -168,6 +174,8 @@ def select(
         room = (MAX_LIST if listing else MAX_UNITS) - len(chosen)
         chosen += _same_place(best, scored, room, share=0.25 if listing else 0.5)
     chosen += _adding(question, chosen, scored)
+    if with_number and not any(gives_number(question, c.unit) for c in chosen):
+        chosen.append(with_number[0])  # the number asked for, however weak: answerability judges
     return _unique(chosen)
 
 
@@ -183,9 +191,9 @@ def gives_number(question: Question, unit: Unit) -> bool:
     """
     if question.need not in ("count", "duration"):
         return True
-    heading = set(terms(unit.section.split(" > ")[-1]))
-    counts_things = question.need == "count" and question.counted not in (None, "money")
-    if counts_things and _lists(unit) and question.counted in heading:
+    counts_things = question.need == "count" and question.counted not in (None, "money", "score")
+    about_them = counts_things and _about(unit.section, question.counted)
+    if about_them and unit.kind in ("item", "row") or counts_things and _names_list(unit, question):
         return True  # the list of the counted things: "how many projects?"
     if not has_number(unit.text):
         return False
@@ -194,9 +202,48 @@ def gives_number(question: Question, unit: Unit) -> bool:
         return (_SHORT_TIME if short else _TIME).search(unit.text) is not None
     if question.counted == "money":
         return _CURRENCY.search(unit.text) is not None
-    if question.counted:
-        return question.counted in set(terms(unit.text)) | heading
+    if question.counted == "score":
+        return _SCORE.search(unit.text) is not None
+    if question.counted:  # "four tracks", or a number under a heading about the tracks
+        return counts(unit.text, question.counted) or about_them
     return True
+
+
+def _names_list(unit: Unit, question: Question) -> bool:
+    """Whether a unit lists the counted things after naming them: "roles like A, B and C",
+    "four tracks: A, B, C and D"."""
+    listed = (terms(match.group(1)) for match in _LISTED.finditer(unit.text))
+    return "," in unit.text and any(found == [question.counted] for found in listed)
+
+
+def _about(section: str, counted: str) -> bool:
+    """Whether a section's own heading is about the counted things and nothing else:
+    "Certification tracks" for tracks, not "MLOps Core track" nor "Tracks and levels"."""
+    last = section.split(" > ")[-1].lower()
+    plurals = {t for w in _WORD.findall(last) if w.endswith("s") for t in terms(w)}
+    return plurals == {counted}
+
+
+def counts(text: str, counted: str) -> bool:
+    """Whether a text gives a count of a thing: a cardinal number with the thing's word
+    within the next three words ("four tracks", "three primary levels"). An ordinal or a
+    place in an order ("taken first", "(1)") is not a count.
+
+    >>> counts("The certification has four tracks: A, B, C and D.", "track")
+    True
+    >>> counts("The MLOps Core track is taken first in the order (1).", "track")
+    False
+    >>> counts("Learners can grow in three directions: same-track progression...", "track")
+    False
+    """
+    words = _WORD.findall(text.lower())
+    for at, word in enumerate(words):
+        following = words[at + 1 : at + 4]  # "same-track" names a kind of progression, not a track
+        if _CARDINAL.fullmatch(word) and any(
+            "-" not in w and terms(w) == [counted] for w in following
+        ):
+            return True
+    return False
 
 
 def has_number(text: str) -> bool:
