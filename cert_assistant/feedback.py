@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -14,11 +15,12 @@ from typing import Any, Literal
 
 MAX_COMMENT_CHARS = 2000
 RATINGS = ("up", "down")
+NO_SUCH_ANSWER = "no answer with this interaction id in this conversation"
 
-_SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS interactions (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+# The file's layout by `PRAGMA user_version`; `_migrate` takes any older file to the latest.
+_V1 = (
+    """CREATE TABLE IF NOT EXISTS interactions (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,  -- internal, never shown to clients
     time            TEXT    NOT NULL,   -- UTC, ISO 8601, seconds
     conversation_id TEXT    NOT NULL,   -- random UUID, never a person
     question        TEXT    NOT NULL,
@@ -26,12 +28,35 @@ CREATE TABLE IF NOT EXISTS interactions (
     citations       TEXT    NOT NULL,   -- JSON list of Answer.to_json()["citations"]
     suggestions     TEXT    NOT NULL,   -- JSON list of Answer.to_json()["suggestions"]
     refused         INTEGER NOT NULL,
-    rating          TEXT    CHECK (rating IN ('up', 'down')),
-    comment         TEXT,
-    rated_at        TEXT
-);
-CREATE INDEX IF NOT EXISTS interactions_time ON interactions (time);
-"""
+    rating          TEXT    CHECK (rating IN ('up', 'down')),  -- the latest rating,
+    comment         TEXT,                                      -- its comment
+    rated_at        TEXT                                       -- and its time
+)""",
+    "CREATE INDEX IF NOT EXISTS interactions_time ON interactions (time)",
+)
+# v2: interactions.public_id (32 random hex digits) is the id clients get, so nobody can
+# guess another learner's answer; every rating is kept as an event in `ratings`.
+_V2 = (
+    "UPDATE interactions SET public_id = lower(hex(randomblob(16))) WHERE public_id IS NULL",
+    "CREATE UNIQUE INDEX IF NOT EXISTS interactions_public_id ON interactions (public_id)",
+    """CREATE TABLE IF NOT EXISTS ratings (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    interaction INTEGER NOT NULL REFERENCES interactions (id),
+    time        TEXT    NOT NULL,   -- UTC, ISO 8601, seconds
+    rating      TEXT    NOT NULL CHECK (rating IN ('up', 'down')),
+    comment     TEXT
+)""",
+    "CREATE INDEX IF NOT EXISTS ratings_interaction ON ratings (interaction)",
+    # A rating given before v2 becomes an event, unless it already is one (this step runs
+    # again when a v1 process has opened the file since, setting user_version back to 1).
+    """INSERT INTO ratings (interaction, time, rating, comment)
+    SELECT i.id, COALESCE(i.rated_at, i.time), i.rating, i.comment FROM interactions AS i
+    WHERE i.rating IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM ratings AS r WHERE r.interaction = i.id AND r.rating = i.rating
+        AND r.time = COALESCE(i.rated_at, i.time) AND r.comment IS i.comment
+    )""",
+)
+_SCHEMA_VERSION = 2
 _ROW = "id, time, conversation_id, question, answer, citations, refused, rating, comment"
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
 
@@ -51,7 +76,8 @@ class FeedbackStore:
     Every call opens its own connection, so one store can serve the Streamlit app and an
     HTTP API at once; the file runs in WAL mode so readers never block the writer. Nothing
     personal is kept beyond what the learner typed: no IP address, user agent or name, and
-    conversation ids must be UUIDs.
+    conversation ids must be UUIDs. Clients rate an answer by its random interaction id
+    together with the id of the conversation that asked; the row ids stay internal.
 
     Args:
         path: The SQLite file; it and its folder are created when missing.
@@ -60,12 +86,11 @@ class FeedbackStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
+        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+            _migrate(conn)
 
-    def log_answer(self, conversation_id: str, question: str, answer: dict[str, Any]) -> int:
+    def log_answer(self, conversation_id: str, question: str, answer: dict[str, Any]) -> str:
         """Keep one question and the answer given to it.
 
         Args:
@@ -74,7 +99,8 @@ class FeedbackStore:
             answer: `Answer.to_json()` of the reply.
 
         Returns:
-            The interaction id, to attach a rating to later.
+            The interaction id to rate the answer by: 32 random lowercase hex digits, so it
+            cannot be guessed from another answer's id.
 
         Raises:
             ValueError: The conversation id is not a UUID, or the answer lacks its text.
@@ -85,7 +111,9 @@ class FeedbackStore:
             raise ValueError(f"conversation_id must be a UUID, not {conversation_id!r}") from None
         if not isinstance(answer.get("answer"), str):
             raise ValueError("answer must be Answer.to_json(): its 'answer' text is missing")
+        interaction_id = secrets.token_hex(16)
         row = (
+            interaction_id,
             _now(),
             conversation,
             str(question).strip(),
@@ -95,40 +123,58 @@ class FeedbackStore:
             int(bool(answer.get("refused", False))),
         )
         with self._connect() as conn:
-            cursor = conn.execute(
-                "INSERT INTO interactions (time, conversation_id, question, answer, citations,"
-                " suggestions, refused) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            conn.execute(
+                "INSERT INTO interactions (public_id, time, conversation_id, question, answer,"
+                " citations, suggestions, refused) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
-            return int(cursor.lastrowid or 0)
+        return interaction_id
 
     def record_feedback(
         self,
-        interaction_id: int,
+        interaction_id: str,
+        conversation_id: str,
         rating: Literal["up", "down"],
         comment: str | None = None,
     ) -> None:
-        """Rate an answer; a second rating of the same answer replaces the first.
+        """Rate an answer, from the conversation it was given in.
+
+        Every rating is kept in `ratings`; the answer shows the latest one.
 
         Args:
             interaction_id: Id returned by `log_answer`.
+            conversation_id: UUID of the conversation that asked: an id seen elsewhere
+                (a shared screenshot, a log) rates nothing without it.
             rating: `"up"` or `"down"`.
             comment: Optional words from the learner, cut to `MAX_COMMENT_CHARS`.
 
         Raises:
             ValueError: The rating is neither "up" nor "down".
-            KeyError: No answer has this id.
+            KeyError: No answer has this id in this conversation; an unknown id and another
+                conversation's answer raise the same error, so it tells neither apart.
         """
         if rating not in RATINGS:
             raise ValueError(f"rating must be 'up' or 'down', not {rating!r}")
         text = (comment or "").strip()[:MAX_COMMENT_CHARS] or None
+        try:
+            conversation = str(uuid.UUID(str(conversation_id)))
+        except ValueError:
+            raise KeyError(NO_SUCH_ANSWER) from None
+        now = _now()
         with self._connect() as conn:
-            cursor = conn.execute(
-                "UPDATE interactions SET rating = ?, comment = ?, rated_at = ? WHERE id = ?",
-                (rating, text, _now(), int(interaction_id)),
+            # One UPDATE finds and rates the answer: under WAL, a read followed by a write
+            # fails at once (no busy wait) when another connection wrote in between.
+            rated = conn.execute(
+                "UPDATE interactions SET rating = ?, comment = ?, rated_at = ?"
+                " WHERE public_id = ? AND conversation_id = ? RETURNING id",
+                (rating, text, now, str(interaction_id), conversation),
+            ).fetchone()
+            if rated is None:
+                raise KeyError(NO_SUCH_ANSWER)
+            conn.execute(
+                "INSERT INTO ratings (interaction, time, rating, comment) VALUES (?, ?, ?, ?)",
+                (rated[0], now, rating, text),
             )
-            if cursor.rowcount == 0:
-                raise KeyError(f"no answer with interaction id {interaction_id}")
 
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest answers, newest first, with their rating and comment if any."""
@@ -214,6 +260,35 @@ class FeedbackStore:
         """A fresh connection, committed on success and always closed."""
         with closing(sqlite3.connect(self.path, timeout=30)) as conn, conn:
             yield conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring the file to `_SCHEMA_VERSION` in one transaction; a newer file is left alone.
+
+    `BEGIN IMMEDIATE` takes the write lock before the version is read, so processes opening
+    the file at once migrate it one after the other, never twice at the same time.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version < 1:
+            _run(conn, _V1)
+        if version < 2:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(interactions)")}
+            if "public_id" not in columns:  # present when a v1 process reset the version
+                conn.execute("ALTER TABLE interactions ADD COLUMN public_id TEXT")
+            _run(conn, _V2)
+        if version < _SCHEMA_VERSION:
+            conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _run(conn: sqlite3.Connection, statements: tuple[str, ...]) -> None:
+    for statement in statements:
+        conn.execute(statement)
 
 
 def _check_limit(limit: int) -> None:

@@ -7,6 +7,7 @@ Most tests run the real assistant over the session's real index (`real_index`); 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -32,6 +33,7 @@ COURSE_SITE = "https://course.example.org"
 FAQ_QUESTION = "How hard is the Certified MLOps Architect exam?"
 ANSWER_KEYS = {"answer", "citations", "refused", "suggestions"}
 SECRET = "db-password-hunter2 in /srv/secret/config.py"
+HEX_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def _settings(data_dir: Path, tmp_path: Path, **overrides: Any) -> Settings:
@@ -122,7 +124,7 @@ def test_chat_returns_the_ask_json_with_ids(client: TestClient, real_assistant) 
     assert body["citations"][0]["url"].endswith(
         "/faq#how-hard-is-the-certified-mlops-architect-exam"
     )
-    assert isinstance(body["interaction_id"], int)
+    assert HEX_ID.fullmatch(body["interaction_id"])
     assert uuid.UUID(body["conversation_id"])
     assert body["request_id"] == response.headers["X-Request-ID"]
 
@@ -136,7 +138,7 @@ def test_chat_keeps_the_conversation_id_and_logs_the_answer(client: TestClient, 
     assert body["conversation_id"] == conversation
     with sqlite3.connect(tmp_path / "feedback.sqlite3") as db:
         row = db.execute(
-            "SELECT conversation_id, question, answer FROM interactions WHERE id = ?",
+            "SELECT conversation_id, question, answer FROM interactions WHERE public_id = ?",
             (body["interaction_id"],),
         ).fetchone()
     assert row == (conversation, FAQ_QUESTION, body["answer"])
@@ -174,45 +176,151 @@ def test_stream_sends_text_then_citations_then_the_chat_answer(client: TestClien
     assert events[-2][1] == {k: done[k] for k in ("citations", "suggestions", "refused")}
     assert _without_ids(done) == {**_without_ids(chat), "conversation_id": done["conversation_id"]}
     assert done["request_id"] == response.headers["X-Request-ID"]
-    assert isinstance(done["interaction_id"], int)
+    assert HEX_ID.fullmatch(done["interaction_id"])
+    assert done["interaction_id"] != chat["interaction_id"]
 
 
 # --- feedback -----------------------------------------------------------------------------
 
 
-def test_feedback_is_stored_in_the_sqlite_file(client: TestClient, tmp_path: Path) -> None:
-    interaction = client.post("/api/chat", json={"question": FAQ_QUESTION}).json()["interaction_id"]
+class Canned:
+    """Answers every question at once with the same sentence: feedback tests need no model."""
 
-    response = client.post(
-        "/api/feedback",
-        json={"interaction_id": interaction, "rating": "down", "comment": "Too short"},
-    )
+    def ask(self, question: str, history: Any = None) -> Answer:
+        return Answer("The exam is taken online.")
+
+    def stream(self, question: str, history: Any = None) -> Iterator[Any]:
+        yield TextEvent("The exam is taken online.")
+        yield DoneEvent(Answer("The exam is taken online."))
+
+
+@pytest.fixture
+def canned(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client(assistant=Canned())
+
+
+def _answered(client: TestClient) -> dict[str, Any]:
+    """A new conversation's first answer."""
+    conversation = str(uuid.uuid4())
+    return client.post(
+        "/api/chat", json={"question": FAQ_QUESTION, "conversation_id": conversation}
+    ).json()
+
+
+def _rate(client: TestClient, answer: dict[str, Any], **fields: Any) -> Any:
+    body = {k: answer[k] for k in ("interaction_id", "conversation_id")}
+    return client.post("/api/feedback", json={**body, "rating": "up", **fields})
+
+
+def _rating(db: Path, interaction_id: str) -> tuple[str | None, str | None]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT rating, comment FROM interactions WHERE public_id = ?", (interaction_id,)
+        ).fetchone()
+
+
+def test_feedback_is_stored_in_the_sqlite_file(client: TestClient, tmp_path: Path) -> None:
+    answer = client.post("/api/chat", json={"question": FAQ_QUESTION}).json()
+
+    response = _rate(client, answer, rating="down", comment="Too short")
 
     assert response.status_code == 200
     assert response.json()["status"] == "recorded"
-    with sqlite3.connect(tmp_path / "feedback.sqlite3") as db:
-        row = db.execute(
-            "SELECT rating, comment FROM interactions WHERE id = ?", (interaction,)
-        ).fetchone()
-    assert row == ("down", "Too short")
+    assert _rating(tmp_path / "feedback.sqlite3", answer["interaction_id"]) == ("down", "Too short")
     assert FeedbackStore(tmp_path / "feedback.sqlite3").summary()["thumbs_down"] == 1
 
 
+def test_a_streamed_answer_is_rated_by_its_done_event(canned: TestClient, tmp_path: Path) -> None:
+    conversation = str(uuid.uuid4())
+    response = canned.post(
+        "/api/chat/stream", json={"question": FAQ_QUESTION, "conversation_id": conversation}
+    )
+    done = sse_events(response.text)[-1][1]
+
+    assert HEX_ID.fullmatch(done["interaction_id"]) and done["conversation_id"] == conversation
+    assert _rate(canned, done, rating="down").status_code == 200
+    assert _rating(tmp_path / "feedback.sqlite3", done["interaction_id"]) == ("down", None)
+
+
+def test_interaction_ids_differ_per_answer(canned: TestClient) -> None:
+    ids = {_answered(canned)["interaction_id"] for _ in range(5)}
+    assert len(ids) == 5 and all(HEX_ID.fullmatch(i) for i in ids)
+
+
+def test_another_conversation_cannot_rate_an_answer(canned: TestClient, tmp_path: Path) -> None:
+    answer = _answered(canned)
+    assert _rate(canned, answer, comment="Clear").status_code == 200
+
+    forged = _rate(
+        canned, {**answer, "conversation_id": str(uuid.uuid4())}, rating="down", comment="Bad"
+    )
+
+    assert forged.status_code == 404
+    assert _rating(tmp_path / "feedback.sqlite3", answer["interaction_id"]) == ("up", "Clear")
+
+
+def test_a_guessed_id_is_the_same_404_as_another_conversations(canned: TestClient) -> None:
+    answer = _answered(canned)
+    mine = answer["conversation_id"]
+    guesses = [f"{n:032x}" for n in range(1, 4)] + ["0" * 32, "f" * 32]
+
+    replies = [_rate(canned, {**answer, "interaction_id": guess}) for guess in guesses]
+    replies.append(_rate(canned, {**answer, "conversation_id": str(uuid.uuid4())}))
+
+    assert {r.status_code for r in replies} == {404}
+    bodies = [{k: v for k, v in r.json().items() if k != "request_id"} for r in replies]
+    assert all(body == bodies[0] for body in bodies)  # nothing tells which id exists
+    assert "field" not in bodies[0] and "interaction_id" in bodies[0]["error"]
+    assert answer["interaction_id"] not in replies[-1].text and mine not in replies[-1].text
+
+
+def test_rating_twice_keeps_both_and_shows_the_latest(canned: TestClient, tmp_path: Path) -> None:
+    answer = _answered(canned)
+    db = tmp_path / "feedback.sqlite3"
+
+    assert _rate(canned, answer, rating="down", comment="Too short").status_code == 200
+    assert _rate(canned, answer, rating="up").status_code == 200
+
+    assert _rating(db, answer["interaction_id"]) == ("up", None)
+    with sqlite3.connect(db) as conn:
+        events = conn.execute(
+            "SELECT r.rating, r.comment FROM ratings AS r JOIN interactions AS i"
+            " ON i.id = r.interaction WHERE i.public_id = ? ORDER BY r.id",
+            (answer["interaction_id"],),
+        ).fetchall()
+    assert events == [("down", "Too short"), ("up", None)]
+
+
+UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
+CONVERSATION = "5f0c6c8e-4c3b-4a51-9d8e-2f1a7b6c9d0e"
+
+
 @pytest.mark.parametrize(
-    ("payload", "status", "field"),
+    ("payload", "field"),
     [
-        ({"interaction_id": 999_999, "rating": "up"}, 404, "interaction_id"),
-        ({"interaction_id": 1, "rating": "meh"}, 422, "rating"),
-        ({"interaction_id": "one", "rating": "up"}, 422, "interaction_id"),
-        ({"interaction_id": 1, "rating": "up", "comment": "x" * 2001}, 422, "comment"),
+        ({"interaction_id": 99999999999999999999999}, "interaction_id"),  # was a 500
+        ({"interaction_id": 1}, "interaction_id"),
+        ({"interaction_id": "one"}, "interaction_id"),
+        ({"interaction_id": UNKNOWN_ID.upper()}, "interaction_id"),
+        ({"interaction_id": UNKNOWN_ID + "0"}, "interaction_id"),
+        ({"interaction_id": None}, "interaction_id"),
+        ({"conversation_id": None}, "conversation_id"),
+        ({"conversation_id": "abc"}, "conversation_id"),
+        ({"rating": "meh"}, "rating"),
+        ({"comment": "x" * 2001}, "comment"),
     ],
 )
-def test_bad_feedback_is_refused_naming_the_field(
-    client: TestClient, payload: dict, status: int, field: str
+def test_bad_feedback_is_a_422_naming_the_field(
+    canned: TestClient, payload: dict, field: str
 ) -> None:
-    response = client.post("/api/feedback", json=payload)
-    assert response.status_code == status
+    body = {"interaction_id": UNKNOWN_ID, "conversation_id": CONVERSATION, "rating": "up"}
+    body = {k: v for k, v in {**body, **payload}.items() if v is not None}
+
+    response = canned.post("/api/feedback", json=body)
+
+    assert response.status_code == 422
     assert response.json()["field"] == field
+    assert response.json()["error"].startswith(f"{field}: ")
 
 
 # --- health, schema, widget, demo ------------------------------------------------------------
@@ -250,6 +358,9 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
     stream = spec["paths"]["/api/chat/stream"]["post"]["responses"]["200"]["content"]
     assert "text/event-stream" in stream
     assert "429" in spec["paths"]["/api/chat"]["post"]["responses"]
+    feedback = spec["paths"]["/api/feedback"]["post"]["responses"]
+    assert "same reply" in feedback["404"]["description"]
+    assert "32 lowercase hex" in feedback["422"]["description"]
 
 
 def test_widget_is_served_as_javascript_that_never_uses_inner_html(client: TestClient) -> None:

@@ -111,7 +111,7 @@ def test_a_question_gets_an_answer_with_sources_and_feedback(feedback_db: Path) 
     passage = assistant.expander[0]
     assert passage.label == "Quoted passage [1]"
     assert "30 to 90 days" in texts(passage)
-    assert [f.key for f in at.feedback] == [f"rating-{rows(feedback_db)[0]['id']}"]
+    assert [f.key for f in at.feedback] == [f"rating-{rows(feedback_db)[0]['public_id']}"]
     assert not at.button(key="new-conversation").value
     assert not [b for b in at.button if b.key.startswith("example-")]  # welcome gone
 
@@ -146,19 +146,23 @@ def test_feedback_and_comment_land_in_the_sqlite_file(feedback_db: Path) -> None
     assert row["question"] == "Can the exam be taken online?"
     assert "online" in row["answer"] and "faq.md" in row["citations"]
     assert row["rating"] is None
+    answer = row["public_id"]  # the random id the page knows the answer by
 
-    at.feedback(key=f"rating-{row['id']}").set_value(0).run()  # thumbs down
+    at.feedback(key=f"rating-{answer}").set_value(0).run()  # thumbs down
     assert not at.exception
     assert rows(feedback_db)[0]["rating"] == "down"
 
-    at.text_input(key=f"comment-{row['id']}").input("It does not say which proctoring tool.").run()
+    at.text_input(key=f"comment-{answer}").input("It does not say which proctoring tool.").run()
     assert not at.exception
     assert rows(feedback_db)[0]["comment"] == "It does not say which proctoring tool."
 
-    at.feedback(key=f"rating-{row['id']}").set_value(1).run()  # changed their mind
+    at.feedback(key=f"rating-{answer}").set_value(1).run()  # changed their mind
     assert not at.exception
     (row,) = rows(feedback_db)
     assert (row["rating"], row["comment"]) == ("up", "It does not say which proctoring tool.")
+    with sqlite3.connect(feedback_db) as conn:  # every rating is kept, the latest shown
+        events = conn.execute("SELECT rating FROM ratings ORDER BY id").fetchall()
+    assert events == [("down",), ("down",), ("up",)]
 
 
 @pytest.mark.parametrize(
@@ -235,7 +239,7 @@ def test_staff_page_shows_questions_refusals_ratings_and_eval_report(
     feedback_db: Path, index_dir: Path
 ) -> None:
     at = ask(open_app(), "Can the exam be taken online?")
-    answered = rows(feedback_db)[0]["id"]
+    answered = rows(feedback_db)[0]["public_id"]
     at.feedback(key=f"rating-{answered}").set_value(0).run()
     at.text_input(key=f"comment-{answered}").input("![x](http://tracker.example/p.png)").run()
     ask(at, "What's the weather in Paris?!")
@@ -262,6 +266,7 @@ def test_staff_page_shows_questions_refusals_ratings_and_eval_report(
     ]  # fmt: skip
     groups, recent = (frame.value for frame in at.dataframe)
     assert len(recent) == 3 and recent["question"].iloc[-1] == "Can the exam be taken online?"
+    assert answered not in recent.to_csv()  # staff see answers, never the ids that rate them
     assert groups["count"].tolist() == [2]  # both wordings of the weather question
     assert groups["question"].tolist() == ["whats the weather in   paris"]
     (disliked,) = at.expander

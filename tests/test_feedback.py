@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import uuid
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cert_assistant.feedback import MAX_COMMENT_CHARS, FeedbackStore, normalize_question
+
+HEX_ID = re.compile(r"[0-9a-f]{32}")
 
 CITATION = {
     "n": 1,
@@ -57,12 +61,12 @@ def test_creates_the_file_and_its_folder_in_wal_mode(db: Path, store: FeedbackSt
 def test_log_answer_stores_question_answer_citations_and_time(
     store: FeedbackStore, conversation: str
 ) -> None:
-    first = store.log_answer(conversation, "  Can the exam be taken online? ", answered())
-    second = store.log_answer(conversation, "What is the exam fee?", refused())
+    store.log_answer(conversation, "  Can the exam be taken online? ", answered())
+    store.log_answer(conversation, "What is the exam fee?", refused())
 
-    assert second > first
     newest, oldest = store.recent()
-    assert newest["id"] == second and newest["refused"] is True and newest["citations"] == []
+    assert newest["id"] > oldest["id"]  # the internal row id: staff views never show the token
+    assert newest["refused"] is True and newest["citations"] == []
     assert oldest["question"] == "Can the exam be taken online?"
     assert oldest["answer"] == "The exams can be taken online. [1]"
     assert oldest["citations"] == [CITATION]
@@ -83,35 +87,88 @@ def test_log_answer_rejects_a_conversation_id_that_is_not_a_uuid(store: Feedback
         store.log_answer(str(uuid.uuid4()), "Is the exam online?", {"citations": []})
 
 
-def test_rating_and_re_rating_replace_each_other(store: FeedbackStore, conversation: str) -> None:
+def ratings(db: Path) -> list[tuple[str, str, str | None]]:
+    """Every rating event, oldest first: `(question, rating, comment)`."""
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT i.question, r.rating, r.comment FROM ratings AS r"
+            " JOIN interactions AS i ON i.id = r.interaction ORDER BY r.id"
+        ).fetchall()
+
+
+def test_interaction_ids_are_random_hex_and_differ_per_answer(
+    store: FeedbackStore, conversation: str
+) -> None:
+    ids = [store.log_answer(conversation, "Is the exam online?", answered()) for _ in range(20)]
+
+    assert all(isinstance(i, str) and HEX_ID.fullmatch(i) for i in ids)
+    assert len(set(ids)) == len(ids)
+    assert store.recent()[0]["id"] == 20  # the row id stays internal
+
+
+def test_every_rating_is_kept_and_the_latest_shown(
+    db: Path, store: FeedbackStore, conversation: str
+) -> None:
     interaction = store.log_answer(conversation, "Can the exam be taken online?", answered())
 
-    store.record_feedback(interaction, "down", "  Too short.  ")
+    store.record_feedback(interaction, conversation, "down", "  Too short.  ")
     assert store.recent()[0]["rating"] == "down"
     assert store.recent()[0]["comment"] == "Too short."
-    assert [r["id"] for r in store.thumbs_down()] == [interaction]
+    assert [r["question"] for r in store.thumbs_down()] == ["Can the exam be taken online?"]
 
-    store.record_feedback(interaction, "up")
+    store.record_feedback(interaction, conversation, "up")
     row = store.recent()[0]
     assert (row["rating"], row["comment"]) == ("up", None)
     assert store.thumbs_down() == []
     assert store.summary()["thumbs_up"] == 1 and store.summary()["thumbs_down"] == 0
+    assert ratings(db) == [
+        ("Can the exam be taken online?", "down", "Too short."),
+        ("Can the exam be taken online?", "up", None),
+    ]
+
+
+def test_only_the_conversation_that_asked_can_rate(
+    db: Path, store: FeedbackStore, conversation: str
+) -> None:
+    mine = store.log_answer(conversation, "Is the exam online?", answered())
+    store.record_feedback(mine, conversation, "up", "clear")
+    other = str(uuid.uuid4())
+
+    with pytest.raises(KeyError) as forged:
+        store.record_feedback(mine, other, "down", "forged")
+    with pytest.raises(KeyError) as unknown:
+        store.record_feedback("0" * 32, conversation, "down", "guessed")
+    with pytest.raises(KeyError) as not_a_uuid:
+        store.record_feedback(mine, "jane.doe@example.com", "down")
+
+    # One message for all: it does not tell an existing id from an unknown one.
+    assert str(forged.value) == str(unknown.value) == str(not_a_uuid.value)
+    assert "in this conversation" in str(forged.value)
+    row = store.recent()[0]
+    assert (row["rating"], row["comment"]) == ("up", "clear")
+    assert ratings(db) == [("Is the exam online?", "up", "clear")]
+    store.record_feedback(mine, conversation.upper(), "down")  # the same UUID, spelt otherwise
+    assert store.recent()[0]["rating"] == "down"
+
+
+def test_the_internal_row_id_rates_nothing(store: FeedbackStore, conversation: str) -> None:
+    store.log_answer(conversation, "Is the exam online?", answered())
+    for guess in (1, "1", "00000000000000000000000000000001"):
+        with pytest.raises(KeyError):
+            store.record_feedback(guess, conversation, "down")  # type: ignore[arg-type]
+    assert store.recent()[0]["rating"] is None
 
 
 def test_comment_is_capped(store: FeedbackStore, conversation: str) -> None:
     interaction = store.log_answer(conversation, "Is the exam online?", answered())
-    store.record_feedback(interaction, "down", "x" * (MAX_COMMENT_CHARS + 500))
+    store.record_feedback(interaction, conversation, "down", "x" * (MAX_COMMENT_CHARS + 500))
     assert len(store.recent()[0]["comment"]) == MAX_COMMENT_CHARS
 
 
-def test_unknown_id_and_bad_rating_say_what_is_wrong(
-    store: FeedbackStore, conversation: str
-) -> None:
+def test_bad_rating_and_limit_say_what_is_wrong(store: FeedbackStore, conversation: str) -> None:
     interaction = store.log_answer(conversation, "Is the exam online?", answered())
-    with pytest.raises(KeyError, match="no answer with interaction id 999"):
-        store.record_feedback(999, "up")
     with pytest.raises(ValueError, match="'up' or 'down'"):
-        store.record_feedback(interaction, "meh")  # type: ignore[arg-type]
+        store.record_feedback(interaction, conversation, "meh")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="limit"):
         store.recent(0)
 
@@ -123,8 +180,8 @@ def test_summary_counts_and_share_refused(store: FeedbackStore, conversation: st
     }  # fmt: skip
     ids = [store.log_answer(conversation, f"question {n}", answered()) for n in range(3)]
     store.log_answer(conversation, "What is the exam fee?", refused())
-    store.record_feedback(ids[0], "up")
-    store.record_feedback(ids[1], "down", "wrong section")
+    store.record_feedback(ids[0], conversation, "up")
+    store.record_feedback(ids[1], conversation, "down", "wrong section")
 
     assert store.summary() == {
         "questions": 4, "answered": 3, "refused": 1, "share_refused": 0.25,
@@ -168,7 +225,8 @@ def test_per_day_counts_questions_and_fills_quiet_days(store: FeedbackStore, db:
     days += ["2026-11-26T00:00:00+00:00", "2026-11-26T08:00:00+00:00"]
     with sqlite3.connect(db) as conn:
         conn.executemany(
-            "UPDATE interactions SET time = ? WHERE id = ?", list(zip(days, ids, strict=True))
+            "UPDATE interactions SET time = ? WHERE public_id = ?",
+            list(zip(days, ids, strict=True)),
         )
     assert store.per_day() == [
         {"day": "2026-11-23", "questions": 2},
@@ -181,17 +239,21 @@ def test_per_day_counts_questions_and_fills_quiet_days(store: FeedbackStore, db:
 def test_reopening_the_file_keeps_everything(db: Path, conversation: str) -> None:
     first = FeedbackStore(db)
     interaction = first.log_answer(conversation, "Is the exam online?", answered())
-    first.record_feedback(interaction, "down", "missing detail")
+    first.record_feedback(interaction, conversation, "down", "missing detail")
 
     again = FeedbackStore(db)
     assert again.recent() == first.recent()
     assert again.recent()[0]["comment"] == "missing detail"
-    assert again.log_answer(conversation, "next", answered()) == interaction + 1
+    again.record_feedback(interaction, conversation, "up")  # the id still rates after a reopen
+    assert again.recent()[0]["rating"] == "up"
+    assert HEX_ID.fullmatch(again.log_answer(conversation, "next", answered()))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_concurrent_writes_from_threads_all_land(store: FeedbackStore) -> None:
     threads, per_thread = 8, 25
-    ids: list[int] = []
+    ids: list[str] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
     start = threading.Barrier(threads)
@@ -202,7 +264,7 @@ def test_concurrent_writes_from_threads_all_land(store: FeedbackStore) -> None:
             start.wait(timeout=10)
             for i in range(per_thread):
                 interaction = store.log_answer(conversation, f"thread {n} q{i}", answered())
-                store.record_feedback(interaction, "up" if i % 2 else "down")
+                store.record_feedback(interaction, conversation, "up" if i % 2 else "down")
                 with lock:
                     ids.append(interaction)
         except BaseException as error:  # surfaced below, not lost in the thread
@@ -219,3 +281,131 @@ def test_concurrent_writes_from_threads_all_land(store: FeedbackStore) -> None:
     summary = store.summary()
     assert summary["questions"] == threads * per_thread
     assert summary["thumbs_up"] + summary["thumbs_down"] == threads * per_thread
+    assert len(ratings(store.path)) == threads * per_thread
+
+
+# --- a file written by the version before: schema v1, integer ids ---------------------------
+
+V1_SCHEMA = """
+CREATE TABLE IF NOT EXISTS interactions (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    time            TEXT    NOT NULL,
+    conversation_id TEXT    NOT NULL,
+    question        TEXT    NOT NULL,
+    answer          TEXT    NOT NULL,
+    citations       TEXT    NOT NULL,
+    suggestions     TEXT    NOT NULL,
+    refused         INTEGER NOT NULL,
+    rating          TEXT    CHECK (rating IN ('up', 'down')),
+    comment         TEXT,
+    rated_at        TEXT
+);
+CREATE INDEX IF NOT EXISTS interactions_time ON interactions (time);
+PRAGMA user_version=1;
+"""
+
+
+V1_INSERT = (
+    "INSERT INTO interactions (time, conversation_id, question, answer, citations, suggestions,"
+    " refused, rating, comment, rated_at) VALUES (?, ?, ?, 'An answer.', '[]', '[]', ?, ?, ?, ?)"
+)
+
+
+def write_v1_file(db: Path, conversation: str) -> None:
+    """Three answers as the v1 store kept them, two of them rated."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    rated_at = "2026-11-23T11:00:00+00:00"
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(V1_SCHEMA)
+        conn.executemany(
+            V1_INSERT,
+            [
+                (
+                    "2026-11-23T10:00:00+00:00",
+                    conversation,
+                    "Is the exam online?",
+                    0,
+                    "up",
+                    None,
+                    rated_at,
+                ),
+                (
+                    "2026-11-23T10:05:00+00:00",
+                    conversation,
+                    "What is the exam fee?",
+                    1,
+                    "down",
+                    "No fee given.",
+                    rated_at,
+                ),
+                (
+                    "2026-11-24T09:00:00+00:00",
+                    conversation,
+                    "How long is the course?",
+                    0,
+                    None,
+                    None,
+                    None,
+                ),
+            ],  # fmt: skip
+        )
+
+
+def test_a_v1_file_is_migrated_in_place_without_losing_rows(db: Path, conversation: str) -> None:
+    write_v1_file(db, conversation)
+    with closing(sqlite3.connect(db)) as conn:
+        before = conn.execute(
+            "SELECT id, time, question, refused, rating, comment FROM interactions ORDER BY id"
+        ).fetchall()
+
+    store = FeedbackStore(db)
+
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        after = conn.execute(
+            "SELECT id, time, question, refused, rating, comment FROM interactions ORDER BY id"
+        ).fetchall()
+        tokens = [t for (t,) in conn.execute("SELECT public_id FROM interactions ORDER BY id")]
+        events = conn.execute(
+            "SELECT interaction, time, rating, comment FROM ratings ORDER BY interaction"
+        ).fetchall()
+    assert after == before
+    assert all(HEX_ID.fullmatch(t) for t in tokens) and len(set(tokens)) == 3
+    assert events == [
+        (1, "2026-11-23T11:00:00+00:00", "up", None),
+        (2, "2026-11-23T11:00:00+00:00", "down", "No fee given."),
+    ]
+    assert store.summary()["questions"] == 3 and store.summary()["thumbs_down"] == 1
+
+    # The old rows are rated by their new ids, and only by them; the ids stay unique.
+    store.record_feedback(tokens[2], conversation, "up")
+    assert store.recent()[0]["rating"] == "up"
+    with pytest.raises(KeyError):
+        store.record_feedback("1", conversation, "down")
+    with closing(sqlite3.connect(db)) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute("UPDATE interactions SET public_id = ? WHERE id = 2", (tokens[0],))
+    assert FeedbackStore(db).recent() == store.recent()  # reopening migrates nothing again
+    assert len(ratings(db)) == 3
+
+
+def test_a_v1_process_opening_the_file_again_is_caught_up(db: Path, conversation: str) -> None:
+    """During a rolling deploy an old process may set the version back to 1 and write v1 rows."""
+    store = FeedbackStore(db)
+    rated = store.log_answer(conversation, "Is the exam online?", answered())
+    store.record_feedback(rated, conversation, "up")
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.executescript(V1_SCHEMA)  # what the v1 store runs when it opens the file
+        conn.execute(
+            V1_INSERT,
+            ("2026-11-25T08:00:00+00:00", conversation, "Old process", 0, "down", "v1",
+             "2026-11-25T08:01:00+00:00"),
+        )  # fmt: skip
+
+    FeedbackStore(db)
+
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        ids = [t for (t,) in conn.execute("SELECT public_id FROM interactions ORDER BY id")]
+    assert ids[0] == rated and HEX_ID.fullmatch(ids[1])
+    assert ratings(db) == [("Is the exam online?", "up", None), ("Old process", "down", "v1")]

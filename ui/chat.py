@@ -41,14 +41,15 @@ def queue_question(question: str) -> None:
     st.session_state.pending_question = question
 
 
-def save_feedback(store: FeedbackStore, interaction_id: int) -> None:
-    """Store the rating (and comment, if any) the learner gave one answer."""
+def save_feedback(store: FeedbackStore, interaction_id: str) -> None:
+    """Store the rating (and comment, if any) the learner gave one answer of this conversation."""
     rating = st.session_state.get(f"rating-{interaction_id}")
     if rating is None:  # rating cleared: keep the last one given
         return
     comment = st.session_state.get(f"comment-{interaction_id}")
     try:
-        store.record_feedback(interaction_id, RATINGS[rating], comment)
+        conversation = st.session_state.conversation_id
+        store.record_feedback(interaction_id, conversation, RATINGS[rating], comment)
     except Exception:
         log.exception("Saving feedback for interaction %s failed", interaction_id)
         st.toast("Sorry, your feedback could not be saved.", icon=":material/error:")
@@ -113,7 +114,7 @@ def render_sources(citations: list[dict[str, Any]]) -> None:
             st.markdown("\n".join(f"> {_md(line)}" for line in c["text"].splitlines()))
 
 
-def render_feedback(interaction_id: int, store: FeedbackStore) -> None:
+def render_feedback(interaction_id: str, store: FeedbackStore) -> None:
     """Thumbs up/down, then an optional comment once a thumb is chosen."""
     st.feedback(
         "thumbs",

@@ -121,16 +121,37 @@ async def chat_stream(chat: Chat, request: Request) -> AsyncIterable[ServerSentE
         )
 
 
+_FEEDBACK_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    404: {
+        "model": ErrorOut,
+        "description": "No answer with this `interaction_id` in this `conversation_id`: an "
+        "unknown id and another conversation's answer get the same reply.",
+    },
+    422: {
+        "model": ErrorOut,
+        "description": "Malformed JSON, an `interaction_id` that is not 32 lowercase hex "
+        "digits, a `conversation_id` that is not a UUID, or a bad rating (`field` names which).",
+    },
+}
+
+
 @router.post(
     "/api/feedback",
     response_model=FeedbackResponse,
-    responses={404: {"model": ErrorOut, "description": "Unknown interaction id."}, **_ERRORS},
+    responses=_FEEDBACK_ERRORS,
     dependencies=[Depends(_limit_feedback)],
     summary="Rate an answer",
 )
 async def feedback(body: FeedbackRequest, request: Request) -> dict[str, Any]:
-    """Thumbs up or down, and an optional comment, for an answer's `interaction_id`."""
-    await _service(request).record_feedback(body.interaction_id, body.rating, body.comment)
+    """Thumbs up or down, and an optional comment, for an answer's `interaction_id`.
+
+    Only the conversation that asked may rate: send the `conversation_id` the answer came
+    with. Rating again adds a rating; the latest is the one that counts.
+    """
+    service = _service(request)
+    conversation = str(body.conversation_id)
+    await service.record_feedback(body.interaction_id, conversation, body.rating, body.comment)
     return {"status": "recorded", "request_id": request_id(request)}
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
+
+InteractionId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+"""An answer's id in the feedback log: 32 random lowercase hex digits, never a counter."""
 
 
 class TurnIn(BaseModel):
@@ -59,8 +62,10 @@ class ChatResponse(BaseModel):
     citations: list[CitationOut]
     refused: bool = Field(description="True when the course content does not cover it.")
     suggestions: list[SuggestionOut]
-    interaction_id: int | None = Field(
-        description="Id to send feedback for this answer; null if it could not be logged."
+    interaction_id: InteractionId | None = Field(
+        description="Id to send feedback for this answer, with the conversation id; null if "
+        "it could not be logged.",
+        examples=["3f9c2a7e5b1d4c6f8a0e2b4d6c8f0a1b"],
     )
     conversation_id: str = Field(description="Send it back with the next question.")
     request_id: str
@@ -77,7 +82,14 @@ class CitationsPayload(BaseModel):
 class FeedbackRequest(BaseModel):
     """Thumbs up or down on one answer, with an optional comment."""
 
-    interaction_id: int = Field(ge=1, description="From the answer being rated.")
+    interaction_id: InteractionId = Field(
+        description="From the answer being rated: 32 lowercase hex digits.",
+        examples=["3f9c2a7e5b1d4c6f8a0e2b4d6c8f0a1b"],
+    )
+    conversation_id: UUID = Field(
+        description="The conversation id the answer came with; only the conversation that "
+        "asked may rate it.",
+    )
     rating: Literal["up", "down"]
     comment: str | None = Field(None, max_length=2000, description="What was good or wrong.")
 

@@ -22,6 +22,10 @@ T = TypeVar("T")
 NOT_READY = "The assistant is not available right now. Please try again in a minute."
 NO_INDEX = "No course index yet. Build it with: cert-assistant ingest"
 WARM_UP = "What does the course cover?"
+NO_SUCH_ANSWER = (
+    "No answer with this interaction_id in this conversation. Send the interaction_id and "
+    "conversation_id that came with the answer."
+)
 
 
 class AssistantService:
@@ -126,19 +130,22 @@ class AssistantService:
         assert scope.cancelled_caught
         raise self._timed_out()
 
-    async def record_feedback(self, interaction_id: int, rating: str, comment: str | None) -> None:
-        """Store thumbs and comment for a logged answer.
+    async def record_feedback(
+        self, interaction_id: str, conversation_id: str, rating: str, comment: str | None
+    ) -> None:
+        """Store thumbs and comment for an answer, rated from the conversation that asked.
 
         Raises:
-            APIError: 404 for an unknown interaction id, 422 for a bad rating.
+            APIError: 404 when no answer has this id in this conversation (an unknown id and
+                another conversation's answer look the same), 422 for a bad rating.
         """
-        record = functools.partial(self._feedback.record_feedback, interaction_id, rating, comment)
+        record = functools.partial(
+            self._feedback.record_feedback, interaction_id, conversation_id, rating, comment
+        )
         try:
             await anyio.to_thread.run_sync(record)
         except KeyError as error:
-            raise APIError(
-                404, f"No answer with interaction id {interaction_id}.", field="interaction_id"
-            ) from error
+            raise APIError(404, NO_SUCH_ANSWER) from error
         except ValueError as error:
             raise APIError(422, f"rating: {error}", field="rating") from error
 

@@ -536,8 +536,9 @@
         var response = await fetch(API + "/api/feedback", {
           method: "POST",
           headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ interaction_id: message.interactionId, rating: rating,
-            comment: comment }),
+          // The id the questions went with: only the conversation that asked may rate.
+          body: JSON.stringify({ interaction_id: message.interactionId,
+            conversation_id: this.state.id, rating: rating, comment: comment }),
           credentials: "omit",
         });
         if (!response.ok) throw await errorOf(response);
