@@ -74,10 +74,19 @@ _TIME = re.compile(
 )
 _SHORT_TIME = re.compile(r"\b(minutes?|mins?|hours?|hrs?)\b", re.IGNORECASE)
 _CURRENCY = re.compile(r"[$€£₹]|\b(usd|eur|inr|rupees?|dollars?|euros?)\b", re.IGNORECASE)
+# a signpost: the text talks about itself ("The course guide also explains why...")
+_SIGNPOST_PATTERN = (
+    r"^(the|this)\s+(course\s+)?(guide|syllabus|section|page|document|faq|table)\s+(also\s+)?"
+    r"(explains?|describes?|covers?|lists?|shows?|outlines?|sets\s+out|walks)\b"
+    r"|\bis\s+in\s+the\s+(syllabus|guide|faq)\s*\.?$"
+)
 _LEAD_IN = re.compile(
-    r":\s*$|\b(below|following|as follows)\b|\b(shows|lists|outlines|maps)\b.*\b(each|every)\b",
+    r":\s*$|\b(below|following|as follows)\b|\b(shows|lists|outlines|maps)\b.*\b(each|every)\b"
+    r"|" + _SIGNPOST_PATTERN,
     re.IGNORECASE,
 )
+_SIGNPOST = re.compile(_SIGNPOST_PATTERN, re.IGNORECASE)
+_WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -124,7 +133,7 @@ def candidates(
                 "context_coverage": covered(list(question.weighted), words | heading),
                 "number_need": _number_need(question, unit),
                 "list_need": float(question.need == "list" and _lists(unit) and bool(words_asked)),
-                "lead_in": float(is_lead_in(unit)),
+                "lead_in": float(is_lead_in(unit) and not _points_where(question, unit)),
                 "faq": float(unit.kind == "faq"),
                 "subject": _subject(question, words | heading),
             }
@@ -252,8 +261,14 @@ def has_number(text: str) -> bool:
 
 
 def is_lead_in(unit: Unit) -> bool:
-    """Whether a unit only announces what follows ("The table below lists…")."""
+    """Whether a unit only announces what follows ("The table below lists…") or points
+    elsewhere ("The course guide also explains why…", "The full table is in the syllabus.")."""
     return unit.kind == "sentence" and _LEAD_IN.search(unit.text) is not None
+
+
+def _points_where(question: Question, unit: Unit) -> bool:
+    """Whether a signpost answers the question: "where do I find the track table?"."""
+    return _WHERE.search(question.text) is not None and _SIGNPOST.search(unit.text) is not None
 
 
 def _subject(question: Question, words: set[str]) -> float:

@@ -296,7 +296,25 @@ def test_has_number(text: str, expected: bool) -> None:
         ("The exam is delivered online.", "sentence", False),
         ("Data validation: check inputs before training:", "item", False),
         ("The table below lists the tracks.", "faq", False),
+        ("The course guide also explains why the skill matters.", "sentence", True),
+        ("The full track table is in the syllabus.", "sentence", True),
+        ("The guide is updated frequently.", "sentence", False),
     ],
 )
 def test_is_lead_in(text: str, kind: str, expected: bool) -> None:
     assert is_lead_in(unit(text, kind=kind)) is expected
+
+
+def test_a_signpost_is_not_the_answer_but_says_where_to_look() -> None:
+    """With a scorer that holds lead-ins against a unit, as the trained one does."""
+    intro = passage("The course guide explains why the skill matters.", [0.9], "Guide > Intro")
+    why = passage("The skill matters because data drives decisions.", [0.6], "Guide > Why")
+    table = passage("The full track table is in the syllabus.", [0.7], "Guide > Tracks")
+    wary = scorer(unit_sim=10.0, lead_in=-5.0)
+
+    def first(question: str, passages: list[ScoredChunk]) -> str:
+        weights = TermWeights(p.chunk.embedding_text for p in passages)
+        return select(analyze(question, None, weights), passages, weights, wary)[0].unit.text
+
+    assert first("why does the skill matter", [intro, why]) == why.chunk.text
+    assert first("where do i find the full track table", [table, why]) == table.chunk.text
