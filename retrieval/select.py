@@ -32,6 +32,7 @@ UNIT_FEATURES = (
     "lead_in",
     "faq",
     "subject",
+    "asked_as",
     "coverage_gap",
 )
 """What the selection scorer sees of a unit:
@@ -50,6 +51,10 @@ UNIT_FEATURES = (
 - `faq`: 1 for an FAQ answer;
 - `subject`: when the question names a level, track, path, role or provider, +1 for a unit
   whose text or heading path names it too and -1 for one that does not; 0 otherwise;
+- `asked_as`: 1 when the unit's own heading asks what the question asks, by its question
+  word: "why would my company care" and "Why it is valuable today", "who should take it" and
+  "Who should pursue it", "how often..." and "How often does the certification need
+  renewing?"; 0 otherwise (and for questions without such a word);
 - `coverage_gap`: how far the unit's `context_coverage` is below the best of all units (0 for
   the best), so a unit is judged against what the other passages offer.
 """
@@ -87,6 +92,9 @@ _LEAD_IN = re.compile(
 )
 _SIGNPOST = re.compile(_SIGNPOST_PATTERN, re.IGNORECASE)
 _WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)
+_ASKING_WORD = re.compile(
+    r"\b(why|who|when|where|how\s+(long|often|hard|much|many|does|do|is))\b", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,7 @@ def candidates(
                 "lead_in": float(is_lead_in(unit) and not _points_where(question, unit)),
                 "faq": float(unit.kind == "faq"),
                 "subject": _subject(question, words | heading),
+                "asked_as": float(_asked_as(question, unit.section)),
             }
             found.append(Candidate(unit, index, features))
     best_coverage = max((c.features["context_coverage"] for c in found), default=0.0)
@@ -264,6 +273,19 @@ def is_lead_in(unit: Unit) -> bool:
     """Whether a unit only announces what follows ("The table below lists…") or points
     elsewhere ("The course guide also explains why…", "The full table is in the syllabus.")."""
     return unit.kind == "sentence" and _LEAD_IN.search(unit.text) is not None
+
+
+def _asked_as(question: Question, section: str) -> bool:
+    """Whether a section's own heading asks the question's kind of question (why, who...).
+
+    >>> from retrieval.question import analyze
+    >>> why = analyze("why would my company care")
+    >>> _asked_as(why, "Guide > Why it is valuable today"), _asked_as(why, "Guide > Conclusion")
+    (True, False)
+    """
+    asked = {m.group(0).lower() for m in _ASKING_WORD.finditer(question.text)}
+    heading = {m.group(0).lower() for m in _ASKING_WORD.finditer(section.split(" > ")[-1])}
+    return bool(asked & heading)
 
 
 def _points_where(question: Question, unit: Unit) -> bool:
