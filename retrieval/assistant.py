@@ -145,6 +145,7 @@ class Assistant:
         if len(asked := question_parts(query)) > 1:  # "X, and Y?": search for each part too
             passages = _merge(passages, *(self.retriever.search_in(lexical, p, 3) for p in asked))
         passages = _merge(passages, self._numbered(lexical, query, passages))
+        passages = _merge(passages, self._whole_table(lexical, query, passages))
         lexicon = self.lexicon(lexical)
         kinds = lexicon.kinds(query)
         for group in dict.fromkeys(group for _, group in kinds):  # "which provider...": search them
@@ -164,6 +165,17 @@ class Assistant:
             return []
         deeper = self.retriever.search_in(lexical, query, DEEPER)
         return [p for p in deeper if any(gives_number(asked, u) for u, _ in p.units)][:3]
+
+    def _whole_table(
+        self, lexical: Lexical, query: str, found: list[ScoredChunk]
+    ) -> list[ScoredChunk]:
+        """For a list answered by table rows ("which roles get recommendations?"): the other
+        rows of the first found row's table, from deeper in the ranking."""
+        rows = [p.chunk.section for p in found if p.chunk.kind == "table_row"]
+        if not rows or analyze(query).need != "list":
+            return []
+        deeper = self.retriever.search_in(lexical, query, DEEPER)
+        return [p for p in deeper if p.chunk.kind == "table_row" and p.chunk.section == rows[0]]
 
     def validate(
         self, question: Any, history: Iterable[Turn | Mapping[str, Any]] | None = None

@@ -373,10 +373,12 @@ def _rest_of_list(
         items = [c for c in scored if c.passage == best.passage and c.unit.kind == "item"]
         return sorted(items, key=lambda c: c.key)[:MAX_LIST]
     if best.unit.kind == "row":
-        rows = [c for c in _section(best, scored) if c.probability >= 0.5 * best.probability]
-        if home(question, best.unit) == 1:
-            rows = [c for c in rows if home(question, c.unit) == 1]
-        return rows[:MAX_LIST]
+        rows = _section(best, scored)
+        if home(question, best.unit) == 1:  # the asked thing's own rows: "which certs for an SRE?"
+            return [c for c in rows if home(question, c.unit) == 1][:MAX_LIST]
+        if question.need == "list":  # the whole table: "which roles get recommendations?"
+            return rows[:MAX_LIST]
+        return [c for c in rows if c.probability >= 0.5 * best.probability][:MAX_LIST]
     return []
 
 

@@ -318,3 +318,26 @@ def test_a_signpost_is_not_the_answer_but_says_where_to_look() -> None:
 
     assert first("why does the skill matter", [intro, why]) == why.chunk.text
     assert first("where do i find the full track table", [table, why]) == table.chunk.text
+
+
+def _row(role: str, certs: str, similarity: float) -> ScoredChunk:
+    return passage(
+        f"Role: {role}; Certifications: {certs}", [similarity], "Guide > By role", "table_row"
+    )
+
+
+def test_a_list_over_a_table_takes_every_row_and_a_named_row_alone() -> None:
+    rows = [
+        _row("SRE", "Foundation and SRE Specialist", 0.9),
+        _row("Data Engineer", "Foundation and DataOps Specialist", 0.5),
+        _row("Cloud Engineer", "Professional Infrastructure", 0.2),
+    ]
+    every = chosen("which roles get certification recommendations", rows)
+    assert len(every) == 3  # however weakly a row scores, the list is the whole table
+
+    weights = TermWeights(p.chunk.embedding_text for p in rows)
+    sre = analyze("which certifications should an SRE take", None, weights, subjects=(("sre",),))
+    picked = select(sre, rows, weights, BY_SIMILARITY)
+    assert [c.unit.text for c in picked] == [
+        "Role: SRE; Certifications: Foundation and SRE Specialist"
+    ]
