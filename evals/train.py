@@ -33,7 +33,7 @@ from evals.dataset import Case, load_dataset
 from evals.metrics import fact_found
 from retrieval import Assistant
 from retrieval.answerability import ANSWER_FEATURES, answer_features
-from retrieval.guard import looks_like_injection
+from retrieval.injection import looks_like_injection
 from retrieval.scorer import WEIGHTS_FILE, Scorer
 from retrieval.select import UNIT_FEATURES, candidates, select
 from retrieval.types import Turn

@@ -11,8 +11,9 @@ from typing import Any
 from cert_assistant.settings import Settings
 from retrieval.answer import Thresholds, compose_answer, refusal, small_talk_reply
 from retrieval.followup import EntityLexicon, is_dependent, standalone_query
-from retrieval.guard import check_history, check_question, looks_like_injection, small_talk
+from retrieval.guard import check_history, check_question, small_talk
 from retrieval.hybrid import HybridRetriever, Lexical, ScoredChunk
+from retrieval.injection import looks_like_injection
 from retrieval.lexical import TermWeights
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
 from retrieval.question import Question, analyze, question_parts

@@ -21,7 +21,7 @@ from retrieval import (
     TextEvent,
 )
 from retrieval.answer import Thresholds, refusal
-from retrieval.guard import looks_like_injection
+from retrieval.injection import looks_like_injection
 
 BASE_URL = "https://learn.example.org/mlops"
 SORRY = "Sorry, the course content doesn't cover that."
@@ -249,7 +249,7 @@ def test_normal_questions_pass_the_guard_untouched(assistant, searches, question
     answer = assistant.ask(question)
 
     assert not looks_like_injection(question)
-    assert searches == [question]
+    assert searches[0] == question  # searched as typed (a kind of thing asked may add a search)
     assert not answer.refused
 
 
@@ -268,7 +268,7 @@ def test_course_questions_with_instruction_like_words_are_not_taken_for_injectio
     assistant.ask(question)
 
     assert not looks_like_injection(question)
-    assert searches == [question]
+    assert searches[0] == question
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from evals import train as training
 from evals.dataset import SPLITS, Case, load_dataset
 from retrieval import make_assistant
 from retrieval.answerability import ANSWER_FEATURES
-from retrieval.guard import looks_like_injection
+from retrieval.injection import looks_like_injection
 from retrieval.question import need_of
 from retrieval.scorer import WEIGHTS_FILE, Scorer, load_weights
 from retrieval.select import UNIT_FEATURES
