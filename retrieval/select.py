@@ -442,10 +442,15 @@ def _section(of: Candidate, scored: Sequence[Candidate]) -> list[Candidate]:
 
 
 def _names(candidate: Candidate, side: str) -> bool:
-    """Whether a unit (or its own heading) names a side of a comparison."""
+    """Whether a unit (or its own heading) names a side of a comparison; a side of generic
+    words only ("same-track", "cross-track") must be written as it is."""
     wanted = [t for t in terms(side) if t not in _GENERIC]
-    words = set(terms(candidate.unit.text)) | set(terms(candidate.unit.section.split(" > ")[-1]))
-    return bool(wanted) and all(t in words for t in wanted)
+    heading = candidate.unit.section.split(" > ")[-1]
+    if not wanted:
+        pattern = re.compile(rf"\b{re.escape(side)}\b", re.IGNORECASE)
+        return bool(pattern.search(candidate.unit.text) or pattern.search(heading))
+    words = set(terms(candidate.unit.text)) | set(terms(heading))
+    return all(t in words for t in wanted)
 
 
 def _unique(chosen: Sequence[Candidate]) -> list[Candidate]:

@@ -341,3 +341,14 @@ def test_a_list_over_a_table_takes_every_row_and_a_named_row_alone() -> None:
     assert [c.unit.text for c in picked] == [
         "Role: SRE; Certifications: Foundation and SRE Specialist"
     ]
+
+
+def test_a_comparison_of_sides_in_generic_words_quotes_each_side() -> None:
+    same = passage("Same-track progression means going deeper.", [0.6], "Guide > Same-track")
+    cross = passage("Cross-track expansion means going wider.", [0.5], "Guide > Cross-track")
+    both = passage("Learners grow same-track or cross-track.", [0.9], "Guide > Next")
+    texts = chosen("same-track vs cross-track, whats the diff", [both, same, cross])
+    assert texts == [
+        "Same-track progression means going deeper.",
+        "Cross-track expansion means going wider.",
+    ]
