@@ -29,7 +29,7 @@ _ASKING_WORDS = re.compile(
     re.IGNORECASE,
 )
 _KIND_ASKED = re.compile(
-    r"\b(?:which|what|any|how\s+many)\s+((?:[\w-]+\s+){0,1}[\w-]+)", re.IGNORECASE
+    r"\b(?:which|what|any|how\s+many|who)\s+((?:[\w-]+\s+){0,1}[\w-]+)", re.IGNORECASE
 )
 _GENERIC = {"level", "path", "track", "certif", "certifi", "cours", "program"}
 
@@ -68,11 +68,15 @@ class EntityLexicon:
                     self.parts.setdefault(parts[-2], []).append(key)
         self.entities_by_group: list[tuple[str, str, tuple[str, ...]]] = []
         self.groups: dict[str, list[str]] = {}  # kind term ("provid") -> heading paths of groups
+        self.headings: dict[str, list[str]] = {}  # any other telling word of a group's heading
         for parent in groups:
             heading = parent.removesuffix(" (rows)").split(" > ")[-1]
             path = parent.removesuffix(" (rows)")
             if (head := terms(heading)[-1:]) and path not in self.groups.get(head[0], []):
                 self.groups.setdefault(head[0], []).append(path)
+            for term in set(terms(heading)) - _GENERIC - set(head):
+                if path not in self.headings.get(term, []):
+                    self.headings.setdefault(term, []).append(path)
         for parent, names in groups.items():
             for name in sorted(names):
                 key = tuple(t for t in terms(_simplify(name)) if t not in _GENERIC)
@@ -89,15 +93,24 @@ class EntityLexicon:
     def kinds(self, text: str) -> tuple[tuple[str, str], ...]:
         """The kinds of named thing a text asks for, as `(term, group heading path)`:
         "which training provider..." asks for one of the providers, "how many tracks" for
-        tracks. A kind counts when its word comes within two words after which, what, any
-        or how many.
+        tracks. A kind counts when its word (the last of its group's heading) comes within
+        two words after which, what, any or how many; after "who", or for a word that is not
+        the heading's last, any telling word of the heading counts ("who trains people for
+        the SRE path?", "which training place...": the training providers).
 
-        >>> lexicon = EntityLexicon(["G > Providers > Aiopsschool", "G > Paths > SRE path"])
-        >>> lexicon.kinds("which training provider covers cost"), lexicon.kinds("is it hard")
-        ((('provid', 'G > Providers'),), ())
+        >>> lexicon = EntityLexicon(["G > Training providers > Sreschool", "G > Paths > SRE path"])
+        >>> lexicon.kinds("which provider covers cost"), lexicon.kinds("is it hard")
+        ((('provid', 'G > Training providers'),), ())
+        >>> lexicon.kinds("who trains people for it")
+        (('train', 'G > Training providers'),)
         """
         asked = {term for match in _KIND_ASKED.finditer(text) for term in terms(match.group(1))}
-        return tuple((term, group) for term in sorted(asked) for group in self.groups.get(term, []))
+        found = [(term, group) for term in sorted(asked) for group in self.groups.get(term, [])]
+        for term in sorted(asked):
+            for group in self.headings.get(term, []):
+                if (term, group) not in found and not any(g == group for _, g in found):
+                    found.append((term, group))
+        return tuple(found)
 
     def asks_about_part(self, text: str, names: Iterable[str]) -> bool:
         """Whether a text names a sub-heading of one of the named things ("common mistakes")."""

@@ -29,6 +29,7 @@ _SHORTHAND = {
     "k": "okay", "idk": "do not know", "dunno": "do not know", "gonna": "going to",
     "wanna": "want to", "gotta": "have to", "kinda": "kind of", "sorta": "sort of",
 }  # fmt: skip
+_WRITTEN_OUT = frozenset(w for expansion in _SHORTHAND.values() for w in expansion.split())
 _WORD = re.compile(r"(?u)\b\w+\b")
 EVERYDAY_ZIPF = 5.0  # wordfreq Zipf value from which a word is an everyday English one
 
@@ -216,6 +217,9 @@ class Vocabulary:
         'what does the professional level need as background'
         >>> Vocabulary(["Technical leads and technical staff"]).mend("tech lead")
         'technical lead'
+        >>> v = Vocabulary(["through the pipeline"])
+        >>> v.mend(v.mend("does it help tho"))
+        'does it help though'
         """
         return _WORD.sub(lambda m: self._mend_word(m.group(0)), text)
 
@@ -223,6 +227,8 @@ class Vocabulary:
         lower = word.lower()
         if lower in _SHORTHAND:
             return _SHORTHAND[lower]
+        if lower in _WRITTEN_OUT:  # mended once already: "tho" -> "though", never "through"
+            return word
         if lower in self.words or lower in _stopwords() or not lower.isalpha() or len(lower) < 4:
             return word
         if len(lower) < 6:  # a clipped word, unless it is an everyday one ("mark", "pass")
