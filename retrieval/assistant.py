@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -17,7 +18,7 @@ from retrieval.injection import looks_like_injection
 from retrieval.lexical import TermWeights
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
 from retrieval.question import Question, analyze, question_parts
-from retrieval.select import gives_number
+from retrieval.select import gives_number, home
 from retrieval.types import Answer, CitationsEvent, DoneEvent, Event, TextEvent, Turn
 
 log = logging.getLogger(__name__)
@@ -145,38 +146,17 @@ class Assistant:
             passages = _merge(passages, *found)
         if len(asked := question_parts(query)) > 1:  # "X, and Y?": search for each part too
             passages = _merge(passages, *(self.retriever.search_in(lexical, p, 3) for p in asked))
-        passages = _merge(passages, self._numbered(lexical, query, passages))
-        passages = _merge(passages, self._whole_table(lexical, query, passages))
         lexicon = self.lexicon(lexical)
-        kinds = lexicon.kinds(query)
+        subjects, kinds = lexicon.subjects(query), lexicon.kinds(query)
+        asked = analyze(query, subjects=subjects)
+        deeper = functools.cache(lambda: self.retriever.search_in(lexical, query, DEEPER))
+        passages = _merge(passages, _numbered(asked, passages, deeper))
+        passages = _merge(passages, _whole_table(asked, passages, deeper))
+        passages = _merge(passages, _homes(asked, passages, deeper))
         for group in dict.fromkeys(group for _, group in kinds):  # "which provider...": search them
             kind = group.split(" > ")[-1]
             passages = _merge(passages, self.retriever.search_in(lexical, f"{kind}: {query}", 3))
-        return Retrieved(query, own, passages, lexical.weights, lexicon.subjects(query), kinds)
-
-    def _numbered(
-        self, lexical: Lexical, query: str, found: list[ScoredChunk]
-    ) -> list[ScoredChunk]:
-        """For a count or duration that no passage found gives a number for ("how many
-        tracks are there in total?"): the passages deeper in the ranking that do, up to 3."""
-        asked = analyze(query)
-        if asked.need not in ("count", "duration") or asked.counted == "money":
-            return []
-        if any(gives_number(asked, unit) for p in found for unit, _ in p.units):
-            return []
-        deeper = self.retriever.search_in(lexical, query, DEEPER)
-        return [p for p in deeper if any(gives_number(asked, u) for u, _ in p.units)][:3]
-
-    def _whole_table(
-        self, lexical: Lexical, query: str, found: list[ScoredChunk]
-    ) -> list[ScoredChunk]:
-        """For a list answered by table rows ("which roles get recommendations?"): the other
-        rows of the first found row's table, from deeper in the ranking."""
-        rows = [p.chunk.section for p in found if p.chunk.kind == "table_row"]
-        if not rows or analyze(query).need != "list":
-            return []
-        deeper = self.retriever.search_in(lexical, query, DEEPER)
-        return [p for p in deeper if p.chunk.kind == "table_row" and p.chunk.section == rows[0]]
+        return Retrieved(query, own, passages, lexical.weights, subjects, kinds)
 
     def validate(
         self, question: Any, history: Iterable[Turn | Mapping[str, Any]] | None = None
@@ -320,6 +300,36 @@ def _merge(*rankings: list[ScoredChunk]) -> list[ScoredChunk]:
                 seen.add(scored.chunk.id)
                 merged.append(scored)
     return merged
+
+
+Deeper = Callable[[], list[ScoredChunk]]
+
+
+def _numbered(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list[ScoredChunk]:
+    """For a count or duration that no passage found gives a number for ("how many tracks are
+    there in total?"): the passages deeper in the ranking that do, up to 3."""
+    if asked.need not in ("count", "duration") or asked.counted == "money":
+        return []
+    if any(gives_number(asked, unit) for p in found for unit, _ in p.units):
+        return []
+    return [p for p in deeper() if any(gives_number(asked, u) for u, _ in p.units)][:3]
+
+
+def _whole_table(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list[ScoredChunk]:
+    """For a list answered by table rows ("which roles get recommendations?"): the other rows
+    of the first found row's table, from deeper in the ranking."""
+    rows = [p.chunk.section for p in found if p.chunk.kind == "table_row"]
+    if not rows or asked.need != "list":
+        return []
+    return [p for p in deeper() if p.chunk.kind == "table_row" and p.chunk.section == rows[0]]
+
+
+def _homes(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list[ScoredChunk]:
+    """For a question that names a thing none of whose own sections was found ("skills of
+    mlops core"): that thing's sections from deeper in the ranking, up to 2."""
+    if not asked.subjects or any(home(asked, u) == 1 for p in found for u, _ in p.units):
+        return []
+    return [p for p in deeper() if any(home(asked, u) == 1 for u, _ in p.units)][:2]
 
 
 def _replay(answer: Answer) -> Iterator[Event]:
