@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cert_assistant.settings import Settings
+from ingest.units import Unit
 from retrieval.answer import Thresholds, compose_answer, refusal, small_talk_reply
 from retrieval.followup import EntityLexicon, is_dependent, standalone_query
 from retrieval.guard import check_history, check_question, small_talk
@@ -18,7 +19,7 @@ from retrieval.injection import looks_like_injection
 from retrieval.lexical import TermWeights
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
 from retrieval.question import Question, analyze, question_parts
-from retrieval.select import gives_number, home
+from retrieval.select import gives_number, home, row_name
 from retrieval.types import Answer, CitationsEvent, DoneEvent, Event, TextEvent, Turn
 
 log = logging.getLogger(__name__)
@@ -137,18 +138,19 @@ class Assistant:
         query = lexical.vocabulary.mend(self.standalone(mended, turns, lexical))
         own = mended if query != mended else None  # a follow-up: judge its own words
         passages = self.retriever.search_in(lexical, query)
-        sides = analyze(query).sides
-        if sides:  # "X vs Y": make sure both sides are found, not just the louder one
+        lexicon = self.lexicon(lexical)
+        subjects, kinds = lexicon.subjects(query), lexicon.kinds(query)
+        asked = analyze(query, subjects=subjects)
+        if (
+            sides := asked.sides
+        ):  # "X vs Y": make sure both sides are found, not just the louder one
             intent = query
             for side in sides:
                 intent = intent.replace(side, " ")
             found = [self.retriever.search_in(lexical, f"{side} {intent}", 2) for side in sides]
             passages = _merge(passages, *found)
-        if len(asked := question_parts(query)) > 1:  # "X, and Y?": search for each part too
-            passages = _merge(passages, *(self.retriever.search_in(lexical, p, 3) for p in asked))
-        lexicon = self.lexicon(lexical)
-        subjects, kinds = lexicon.subjects(query), lexicon.kinds(query)
-        asked = analyze(query, subjects=subjects)
+        if len(parts := question_parts(query)) > 1:  # "X, and Y?": search for each part too
+            passages = _merge(passages, *(self.retriever.search_in(lexical, p, 3) for p in parts))
         deeper = functools.cache(lambda: self.retriever.search_in(lexical, query, DEEPER))
         passages = _merge(passages, _numbered(asked, passages, deeper))
         passages = _merge(passages, _whole_table(asked, passages, deeper))
@@ -210,11 +212,7 @@ class Assistant:
             if self._lexicon is None or self._lexicon[0] != lexical.version:
                 chunks = lexical.index.chunks
                 sections = {c.section for c in chunks}
-                rows = {
-                    (c.section, c.text.split(";", 1)[0].split(":", 1)[-1].strip())
-                    for c in chunks
-                    if c.kind == "table_row"
-                }
+                rows = {(c.section, row_name(c.text)) for c in chunks if c.kind == "table_row"}
                 self._lexicon = (lexical.version, EntityLexicon(sections, sorted(rows)))
             return self._lexicon[1]
 
@@ -310,9 +308,7 @@ def _numbered(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list
     there in total?"): the passages deeper in the ranking that do, up to 3."""
     if asked.need not in ("count", "duration") or asked.counted == "money":
         return []
-    if any(gives_number(asked, unit) for p in found for unit, _ in p.units):
-        return []
-    return [p for p in deeper() if any(gives_number(asked, u) for u, _ in p.units)][:3]
+    return _missing(found, deeper, lambda u: gives_number(asked, u), most=3)
 
 
 def _whole_table(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list[ScoredChunk]:
@@ -327,9 +323,19 @@ def _whole_table(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> l
 def _homes(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list[ScoredChunk]:
     """For a question that names a thing none of whose own sections was found ("skills of
     mlops core"): that thing's sections from deeper in the ranking, up to 2."""
-    if not asked.subjects or any(home(asked, u) == 1 for p in found for u, _ in p.units):
+    if not asked.subjects:
         return []
-    return [p for p in deeper() if any(home(asked, u) == 1 for u, _ in p.units)][:2]
+    return _missing(found, deeper, lambda u: home(asked, u) == 1, most=2)
+
+
+def _missing(
+    found: list[ScoredChunk], deeper: Deeper, fits: Callable[[Unit], bool], most: int
+) -> list[ScoredChunk]:
+    """Passages from deeper in the ranking with a unit that fits, when no passage found has
+    one; up to `most`."""
+    if any(fits(unit) for p in found for unit, _ in p.units):
+        return []
+    return [p for p in deeper() if any(fits(unit) for unit, _ in p.units)][:most]
 
 
 def _replay(answer: Answer) -> Iterator[Event]:

@@ -10,7 +10,7 @@ announces a list brings the list with it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from ingest.units import Unit
@@ -169,17 +169,11 @@ def select(
     scored.sort(key=lambda c: (-c.probability, c.key))
     best = scored[0]
     with_number = [c for c in scored if gives_number(question, c.unit)]
-    weak = not with_number or with_number[0].probability < 0.5 * best.probability
-    if not gives_number(question, best.unit) and not weak:
-        best = with_number[0]
-    if question.need == "list" and home(question, best.unit) < 1:
-        own_section = [c for c in scored if home(question, c.unit) == 1]
-        if own_section and own_section[0].probability >= 0.5 * best.probability:
-            best = own_section[0]  # what X covers comes from X's own section
-    if question.kinds and not of_kind(question, best.unit):
-        of_asked_kind = [c for c in scored if of_kind(question, c.unit)]
-        if of_asked_kind and of_asked_kind[0].probability >= 0.5 * best.probability:
-            best = of_asked_kind[0]  # "which provider...": a provider, not the path it serves
+    best = _preferred(best, scored, lambda u: gives_number(question, u))
+    if question.need == "list":  # what X covers comes from X's own section
+        best = _preferred(best, scored, lambda u: home(question, u) == 1)
+    # "which provider...": a provider, not the path it serves
+    best = _preferred(best, scored, lambda u: of_kind(question, u))
     if question.need == "comparison" and (sides := _each_side(question, scored)):
         return sides
     chosen = [best]
@@ -195,6 +189,26 @@ def select(
     if with_number and not any(gives_number(question, c.unit) for c in chosen):
         chosen.append(with_number[0])  # the number asked for, however weak: answerability judges
     return _unique(chosen)
+
+
+def _preferred(
+    best: Candidate, scored: Sequence[Candidate], fits: Callable[[Unit], bool]
+) -> Candidate:
+    """`best` if its unit fits the need, else the best-scoring candidate that fits when it
+    scores at least half as well; `best` when none does."""
+    if fits(best.unit):
+        return best
+    fitting = next((c for c in scored if fits(c.unit)), None)
+    return fitting if fitting and fitting.probability >= 0.5 * best.probability else best
+
+
+def row_name(text: str) -> str:
+    """The name of the thing a table row is about: its first cell's value.
+
+    >>> row_name("Role: SRE; Recommended certifications: MLOps Foundation")
+    'SRE'
+    """
+    return text.split(";", 1)[0].split(":", 1)[-1].strip()
 
 
 def gives_number(question: Question, unit: Unit) -> bool:
@@ -331,7 +345,7 @@ def home(question: Question, unit: Unit) -> float:
         return 0.0
     headings = unit.section.split(" > ")
     if unit.kind == "row":
-        headings.append(unit.text.split(";", 1)[0].split(":", 1)[-1])
+        headings.append(row_name(unit.text))
     for heading in reversed(headings):
         words = set(terms(heading)) - _GENERIC
         named = [key for key in question.subjects if set(key) <= words | _GENERIC]
