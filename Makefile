@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
 HOST   ?= localhost
+STAFF_PORT ?= 8502
 
-.PHONY: run test setup browser ingest app serve eval train bench lint format clean
+.PHONY: run test setup browser ingest app staff serve eval train bench lint format clean
 
 run: setup ingest app  ## set up, build the index if missing or stale, start the chat
 
@@ -34,6 +35,9 @@ ingest: setup  ## index knowledge/ (embeds only what changed)
 app: setup  ## the Streamlit chat
 	@echo "Starting the chat at http://$(HOST):$(PORT)  (HOST=0.0.0.0 to serve other machines)"
 	$(BIN)/streamlit run app.py --server.headless true --server.address $(HOST) --server.port $(PORT)
+
+staff: setup  ## the staff dashboard, its own app behind a sign-in (see README)
+	$(BIN)/cert-assistant staff --host $(HOST) --port $(STAFF_PORT)
 
 serve: setup  ## the HTTP API and the script-tag widget
 	$(BIN)/cert-assistant serve

@@ -1,7 +1,9 @@
 """cert-assistant in the browser: `streamlit run app.py` (`?embed=true` for the course site).
 
-Thin wiring only: the page config, a compact layout when embedded, and the two pages
-(`ui/chat.py` for learners, `ui/staff.py` for staff).
+Thin wiring only: the page config, a compact layout when embedded, and the learner's page
+(`ui/chat.py`). It is the only page this app knows: the staff dashboard is a separate app
+with its own port and sign-in (`cert-assistant staff`, `ui/staff_app.py`), so no link, URL
+or page switch here leads to it.
 """
 
 import streamlit as st
@@ -19,8 +21,5 @@ st.set_page_config(page_title="Course assistant", page_icon=":material/school:")
 embedded = bool(st.context.is_embedded)
 if embedded:
     st.html(COMPACT_CSS)
-pages = [
-    st.Page("ui/chat.py", title="Ask the course", icon=":material/forum:", default=True),
-    st.Page("ui/staff.py", title="Staff: feedback", icon=":material/insights:", url_path="staff"),
-]
-st.navigation(pages, position="hidden" if embedded else "sidebar").run()
+chat = st.Page("ui/chat.py", title="Ask the course", icon=":material/forum:", default=True)
+st.navigation([chat], position="hidden").run()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,17 +19,37 @@ SPLITS = ("dev", "test")  # evals.SPLITS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
+    """Run the command line; returns the process exit code.
+
+    0: done. 1: done, but something needs a look (a file skipped, a gate failed), or another
+    ingest kept the index busy for longer than `CERT_ASSISTANT_INGEST_WAIT_SECONDS`.
+    2: could not run (bad usage or setting, no index or a damaged one, store unreachable).
+    130: interrupted. 141: the output was closed before it was all written (`| head`).
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args, load_settings())
+        code = args.run(args, load_settings())
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
+        return code
     except CertAssistantError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return getattr(error, "exit_code", 2)
     except KeyboardInterrupt:
         print("interrupted: the index in use is unchanged", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _drop_stdout()
+        with contextlib.suppress(OSError):
+            print("error: the output was closed before it was all written", file=sys.stderr)
+        return 141
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit does not fail a second time."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def load_settings() -> Settings:
@@ -105,6 +127,15 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=1, help="processes to run; each loads its own model"
     )
 
+    staff = _command(
+        commands,
+        "staff",
+        _staff,
+        "Serve the staff dashboard (what learners ask, refusals, ratings) behind a sign-in.",
+    )
+    staff.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    staff.add_argument("--port", type=int, default=8502, help="port to listen on")
+
     evaluate = _command(
         commands,
         "eval",
@@ -179,6 +210,9 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         chunk_size=settings.chunk_size,
         chunk_overlap=settings.chunk_overlap,
         progress=not args.quiet,
+        root=settings.knowledge_dir,
+        max_file_bytes=settings.max_file_bytes,
+        follow_links_outside=settings.follow_links_outside,
     )
     for skipped in report.skipped:
         print(f"skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
@@ -204,6 +238,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 def _stats(args: argparse.Namespace, settings: Settings) -> int:
     from ingest import make_store
+    from ingest.chroma_files import folder_bytes
 
     store = make_store(settings)
     manifest = store.require_manifest()
@@ -216,7 +251,16 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
     print(f"chunks:       {manifest.chunks}")
     print(f"last change:  {manifest.ingested_at}")
     print(f"last ingest:  {manifest.checked_at}")
+    generations = [f"{g} (in use)" if g == manifest.active else g for g in store.generations()]
+    print(f"generations:  {len(generations)}: {', '.join(generations)}")
+    index = "on the server" if settings.chroma_host else _mb(folder_bytes(settings.chroma_path))
+    size = _mb(folder_bytes(settings.data_dir))
+    print(f"data folder:  {settings.data_dir}, {size} (index {index})")
     return 0
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
@@ -280,6 +324,31 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     serve(settings, host=args.host, port=args.port, workers=max(1, args.workers))
     return 0
+
+
+def _staff(args: argparse.Namespace, settings: Settings) -> int:
+    """Check the staff sign-in, then become `streamlit run ui/staff_app.py` on its own port.
+
+    Without a usable sign-in it raises `StaffAccessError`, which says what to set (exit 2).
+    """
+    import os
+
+    from cert_assistant.staff_access import auth_secrets, staff_sign_in
+
+    sign_in = staff_sign_in(settings, auth_secrets())
+    root = Path(__file__).resolve().parents[1]
+    script = root / "ui" / "staff_app.py"
+    if not script.is_file():
+        raise CertAssistantError(f"The staff dashboard {script} is missing: run from the source.")
+    command = [sys.executable, "-m", "streamlit", "run", str(script)]
+    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command += ["--server.address", args.host, "--server.port", str(args.port)]
+    # The dashboard imports `ui` from the source folder, wherever this command runs.
+    python_path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p)
+    print(f"Staff dashboard at http://{args.host}:{args.port}, sign-in: {sign_in.describe()}")
+    sys.stdout.flush()
+    os.execve(sys.executable, command, {**os.environ, "PYTHONPATH": python_path})
+    return 0  # not reached: streamlit replaces this process
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:

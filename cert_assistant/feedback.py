@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 MAX_COMMENT_CHARS = 2000
+MAX_ANSWER_CHARS = 20_000  # kept of one answer's text, and of each quoted passage
 RATINGS = ("up", "down")
 NO_SUCH_ANSWER = "no answer with this interaction id in this conversation"
 
@@ -93,6 +94,8 @@ class FeedbackStore:
     def log_answer(self, conversation_id: str, question: str, answer: dict[str, Any]) -> str:
         """Keep one question and the answer given to it.
 
+        The answer's text and each quoted passage are kept up to `MAX_ANSWER_CHARS`.
+
         Args:
             conversation_id: UUID of the conversation the question belongs to.
             question: What the learner typed.
@@ -112,13 +115,17 @@ class FeedbackStore:
         if not isinstance(answer.get("answer"), str):
             raise ValueError("answer must be Answer.to_json(): its 'answer' text is missing")
         interaction_id = secrets.token_hex(16)
+        citations = answer.get("citations", [])
         row = (
             interaction_id,
             _now(),
             conversation,
             str(question).strip(),
-            answer["answer"],
-            json.dumps(answer.get("citations", []), ensure_ascii=False),
+            _cut(answer["answer"]),
+            json.dumps(
+                [{**c, "text": _cut(str(c["text"]))} if "text" in c else c for c in citations],
+                ensure_ascii=False,
+            ),
             json.dumps(answer.get("suggestions", []), ensure_ascii=False),
             int(bool(answer.get("refused", False))),
         )
@@ -294,6 +301,11 @@ def _run(conn: sqlite3.Connection, statements: tuple[str, ...]) -> None:
 def _check_limit(limit: int) -> None:
     if not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit must be a positive whole number, not {limit!r}")
+
+
+def _cut(text: str) -> str:
+    """Text cut to `MAX_ANSWER_CHARS`, ending in "…" when it was cut."""
+    return text if len(text) <= MAX_ANSWER_CHARS else text[: MAX_ANSWER_CHARS - 1] + "…"
 
 
 def _now() -> str:

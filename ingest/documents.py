@@ -14,10 +14,12 @@ class SourceDocument:
     """A loaded file, normalised to Markdown so one splitter serves every format.
 
     Attributes:
-        source: Path of the file as shown to people (relative to the working folder when
-            it lies inside it), in POSIX form.
+        source: Name of the file in the index: the knowledge folder's name and the path
+            below it, e.g. `knowledge/faq.md`, the same from any working folder and never
+            a server path (see `ingest.sources`).
         title: Document title, from front matter, `<title>`, PDF metadata or the file name.
-        page: Path of the document's page on the course site, e.g. `/syllabus`.
+        page: Path of the document's page on the course site, e.g. `/syllabus`; checked at
+            load time, so it cannot break out of a link.
         markdown: Body of the document as Markdown, without front matter.
         kind: Format the file was read from.
     """
@@ -36,7 +38,7 @@ class Chunk:
     Attributes:
         id: Deterministic id from source, anchor and position, stable across re-ingests.
         text: The chunk's own words, quoted verbatim in citations.
-        source: File the chunk came from.
+        source: Name of the file the chunk came from, e.g. `knowledge/faq.md`.
         title: Title of that document.
         section: Heading path, e.g. `Syllabus > Foundation level > Common mistakes`.
         anchor: Slug of the innermost heading, e.g. `common-mistakes`.

@@ -2,146 +2,119 @@
 
 from __future__ import annotations
 
-import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from ingest.documents import SourceDocument
+from ingest.sources import (
+    MAX_FILE_BYTES,
+    LoadError,
+    Skipped,
+    decode_text,
+    find_sources,
+    read_source,
+    source_name,
+)
 
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 TEXT_SUFFIXES = {".txt", ".text"}
 HTML_SUFFIXES = {".html", ".htm"}
 PDF_SUFFIXES = {".pdf"}
 SUPPORTED_SUFFIXES = MARKDOWN_SUFFIXES | TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
-
-
-class LoadError(Exception):
-    """A file that cannot be indexed; the message says why."""
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A file left out of the index, and the reason."""
-
-    source: str
-    reason: str
+MAX_TITLE_CHARS = 300  # a title longer than this is cut: it names every chunk of the file
+# A page on the course site: `/` and segments of unreserved characters or %-escapes, so it
+# cannot end a Markdown link, add a query or anchor, or name another host (`//host`).
+_SITE_PATH = re.compile(r"(/([A-Za-z0-9._~-]|%[0-9A-Fa-f]{2})*)+")
 
 
 @dataclass
 class LoadResult:
-    """Documents that loaded, files that did not, and files ignored as unsupported."""
+    """Documents that loaded, files that did not, and files ignored as unsupported.
+
+    `scopes` are the names of the files and folders loaded (see `ingest.sources.Found`).
+    """
 
     documents: list[SourceDocument] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    scopes: list[str] = field(default_factory=list)
 
 
-def load_documents(paths: Iterable[Path]) -> LoadResult:
+def load_documents(
+    paths: Iterable[Path],
+    *,
+    root: Path | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    follow_links_outside: bool = False,
+) -> LoadResult:
     """Load every supported file under the given files and folders.
 
     A file that fails is recorded in `skipped` and the others still load. In folders,
     hidden files and files of unsupported types are listed in `ignored`; a file named
-    explicitly with an unsupported type is skipped.
+    explicitly with an unsupported type is skipped. Each document is named relative to the
+    knowledge folder (`knowledge/faq.md`), see `ingest.sources`.
 
     Args:
         paths: Files and folders to read.
+        root: The knowledge folder; None names each folder given after itself.
+        max_file_bytes: Largest file read; a larger one is skipped.
+        follow_links_outside: Follow symbolic links that lead out of the knowledge folder.
 
     Returns:
         The loaded documents, sorted by source, with what was skipped or ignored.
     """
-    result = LoadResult()
-    for path in paths:
-        if not path.exists():
-            result.skipped.append(Skipped(display_path(path), "no such file or folder"))
+    found = find_sources(paths, root=root, follow_links_outside=follow_links_outside)
+    result = LoadResult(skipped=found.skipped, scopes=found.scopes)
+    for file in found.files:
+        if file.path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            if file.explicit:
+                reason = f"unsupported file type {file.path.suffix!r}"
+                result.skipped.append(Skipped(file.source, reason))
+            else:
+                result.ignored.append(file.source)
             continue
-        for file, explicit in _files_under(path):
-            source = display_path(file)
-            if file.suffix.lower() not in SUPPORTED_SUFFIXES:
-                if explicit:
-                    result.skipped.append(Skipped(source, f"unsupported file type {file.suffix!r}"))
-                else:
-                    result.ignored.append(source)
-                continue
-            try:
-                result.documents.append(load_document(file))
-            except LoadError as error:
-                result.skipped.append(Skipped(source, str(error)))
+        try:
+            result.documents.append(
+                load_document(file.path, source=file.source, max_file_bytes=max_file_bytes)
+            )
+        except LoadError as error:
+            result.skipped.append(Skipped(file.source, str(error)))
     result.documents.sort(key=lambda d: d.source)
     return result
 
 
-def load_document(path: Path) -> SourceDocument:
+def load_document(
+    path: Path, *, source: str | None = None, max_file_bytes: int = MAX_FILE_BYTES
+) -> SourceDocument:
     """Load one file by its suffix.
 
+    Args:
+        path: The file.
+        source: Its name in the index; None names it after its folder (`knowledge/faq.md`).
+        max_file_bytes: Largest file read.
+
     Raises:
-        LoadError: The file is unreadable, empty, binary, not UTF-8, has broken front
-            matter, or holds no text.
+        LoadError: The file is unreadable, not a regular file, over the size limit, empty,
+            binary, not UTF-8, has broken front matter or a `page` that is not a site path,
+            or holds no text.
     """
+    source = source or source_name(path)
     suffix = path.suffix.lower()
+    data = read_source(path, max_file_bytes)
     if suffix in PDF_SUFFIXES:
-        return _load_pdf(path)
-    text = _read_text(path)
+        return _load_pdf(path, source, data, max_file_bytes)
+    text = decode_text(data)
     if suffix in MARKDOWN_SUFFIXES:
-        return _load_markdown(path, text)
+        return _load_markdown(path, source, text)
     if suffix in HTML_SUFFIXES:
-        return _load_html(path, text)
-    return SourceDocument(
-        source=display_path(path),
-        title=_title_from_name(path),
-        page=f"/{path.stem}",
-        markdown=text,
-        kind="text",
-    )
+        return _load_html(path, source, text)
+    return SourceDocument(source, _title_from_name(path), _page_from_name(path), text, "text")
 
 
-def display_path(path: Path) -> str:
-    """The path relative to the working folder when inside it, in POSIX form."""
-    absolute = path.resolve()
-    try:
-        return absolute.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return absolute.as_posix()
-
-
-def _files_under(path: Path) -> Iterable[tuple[Path, bool]]:
-    if path.is_file():
-        yield path, True
-        return
-    for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith("."):
-                yield Path(root) / name, False
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise LoadError(f"cannot read file: {error.strerror or error}") from error
-    if not data.strip():
-        raise LoadError("file is empty")
-    return data
-
-
-def _read_text(path: Path) -> str:
-    data = _read_bytes(path)
-    if b"\x00" in data[:8192]:
-        raise LoadError("file looks binary (it contains NUL bytes), expected text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise LoadError(
-            f"file is not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}); "
-            "save it as UTF-8"
-        ) from error
-    if not text.strip():
-        raise LoadError("file is empty")  # e.g. only a UTF-8 byte-order mark and blanks
-    return text.replace("\r\n", "\n")
-
-
-def _load_markdown(path: Path, text: str) -> SourceDocument:
+def _load_markdown(path: Path, source: str, text: str) -> SourceDocument:
     import yaml
     from frontmatter import YAMLHandler
 
@@ -168,11 +141,11 @@ def _load_markdown(path: Path, text: str) -> SourceDocument:
     if not body:
         raise LoadError("document has front matter but no content")
     title = str(meta.get("title") or _first_heading(body) or _title_from_name(path))
-    page = str(meta.get("page") or f"/{path.stem}")
-    return SourceDocument(display_path(path), title, page, body, "markdown")
+    page = _site_path(meta["page"]) if meta.get("page") else _page_from_name(path)
+    return SourceDocument(source, _short(title), page, body, "markdown")
 
 
-def _load_html(path: Path, text: str) -> SourceDocument:
+def _load_html(path: Path, source: str, text: str) -> SourceDocument:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(text, "html.parser")
@@ -183,7 +156,7 @@ def _load_html(path: Path, text: str) -> SourceDocument:
         raise LoadError("HTML page has no visible text")
     head_title = soup.title.get_text(strip=True) if soup.title else ""
     title = head_title or _first_heading(markdown) or _title_from_name(path)
-    return SourceDocument(display_path(path), title, f"/{path.stem}", markdown, "html")
+    return SourceDocument(source, _short(title), _page_from_name(path), markdown, "html")
 
 
 def _html_to_markdown(root) -> str:  # noqa: ANN001 - a bs4 Tag
@@ -220,11 +193,10 @@ def _html_table(table) -> str:  # noqa: ANN001 - a bs4 Tag
     return "\n".join(rows)
 
 
-def _load_pdf(path: Path) -> SourceDocument:
+def _load_pdf(path: Path, source: str, data: bytes, max_chars: int) -> SourceDocument:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
-    data = _read_bytes(path)
     if not data.startswith(b"%PDF"):
         raise LoadError("file has a .pdf name but is not a PDF")
     try:
@@ -237,13 +209,19 @@ def _load_pdf(path: Path) -> SourceDocument:
         raise LoadError(f"PDF cannot be read: {error}") from error
     if not any(p.strip() for p in pages):
         raise LoadError("PDF has no extractable text (is it a scanned image?)")
+    if (chars := sum(len(p) for p in pages)) > max_chars:  # a small PDF can hold a lot
+        raise LoadError(
+            f"PDF holds {chars:,} characters of text, over the limit of {max_chars:,}; "
+            "split it into smaller files or raise CERT_ASSISTANT_MAX_FILE_BYTES"
+        )
     title = str(meta_title or _title_from_name(path))
     sections = [
         f"## Page {number}\n\n{text.strip()}"
         for number, text in enumerate(pages, start=1)
         if text.strip()
     ]
-    return SourceDocument(display_path(path), title, f"/{path.stem}", "\n\n".join(sections), "pdf")
+    markdown = "\n\n".join(sections)
+    return SourceDocument(source, _short(title), _page_from_name(path), markdown, "pdf")
 
 
 def _first_heading(markdown: str) -> str | None:
@@ -251,6 +229,40 @@ def _first_heading(markdown: str) -> str | None:
         if line.startswith("# "):
             return line[2:].strip()
     return None
+
+
+def _site_path(value: object) -> str:
+    """A front matter `page` checked to be a path on the course site.
+
+    >>> _site_path("/syllabus"), _site_path("/guides/exam-day")
+    ('/syllabus', '/guides/exam-day')
+    """
+    page = str(value).strip()
+    segments = page.split("/")[1:]
+    if (
+        not _SITE_PATH.fullmatch(page)
+        or page.startswith("//")
+        or any(s in (".", "..") for s in segments)
+    ):
+        shown = page if len(page) <= 80 else page[:80] + "…"
+        raise LoadError(
+            "front matter `page` must be a path on the course site such as /syllabus "
+            f"(letters, digits, '-', '_', '.', '~', '/' and %-escapes), not {shown!r}"
+        )
+    return page
+
+
+def _page_from_name(path: Path) -> str:
+    """The page of a file without one: its name, %-escaped where a URL needs it.
+
+    >>> _page_from_name(Path("study_notes.txt")), _page_from_name(Path("Exam (draft).md"))
+    ('/study_notes', '/Exam%20%28draft%29')
+    """
+    return "/" + quote(path.stem, safe="")
+
+
+def _short(title: str) -> str:
+    return title if len(title) <= MAX_TITLE_CHARS else title[: MAX_TITLE_CHARS - 1] + "…"
 
 
 def _title_from_name(path: Path) -> str:

@@ -38,6 +38,8 @@ _MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _SOURCE_SUFFIXES = {".json", ".safetensors", ".bin", ".txt", ".model"}
 _SELF_CHECK = ["What does the course cover?", "Ünïcödé, 日本語 and emoji 🚀", "word " * 300]
 _SELF_CHECK_TOLERANCE = 1e-4
+_UNFINISHED = re.compile(r"^\..+\.(tmp|old)-[0-9a-f]{8}$")  # export_onnx's working folders
+_EXPORT_WAIT_SECONDS = 900  # an export takes under a minute; a longer hold is a hung process
 
 
 def safe_model_id(name: str) -> str:
@@ -151,20 +153,54 @@ def ensure_onnx(settings: Settings) -> Path | None:
     """Export the settings' model to `onnx_folder(settings)` unless a current export is there.
 
     Meant for ingest, which has the real model loaded anyway: a failure is logged, never raised,
-    so the index is built whether or not the export works.
+    so the index is built whether or not the export works. One process at a time exports
+    (a file lock in the models folder, released by the system however the process ends), and
+    it first removes what exports killed before they finished left behind.
 
     Returns:
         The export's folder, or None when exporting failed.
     """
+    from filelock import FileLock, Timeout
+
     folder = onnx_folder(settings)
     name = model_id(settings)
-    if stale_reason(folder, name) is None:
-        return folder
     try:
-        return export_onnx(name, folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(folder.parent / ".export.lock", timeout=_EXPORT_WAIT_SECONDS):
+            remove_unfinished_exports(folder.parent)
+            if stale_reason(folder, name) is None:
+                return folder
+            return export_onnx(name, folder)
+    except Timeout:
+        logger.warning(
+            "Questions will use sentence-transformers: another process has been exporting the "
+            "query model to %s for %g s.",
+            folder.parent,
+            _EXPORT_WAIT_SECONDS,
+        )
     except Exception as error:  # noqa: BLE001 - the export is an optimisation, not a must
         logger.warning("Questions will use sentence-transformers: ONNX export failed: %s", error)
-        return None
+    return None
+
+
+def remove_unfinished_exports(models: Path) -> list[str]:
+    """Remove the working folders of exports that were killed before they finished.
+
+    `export_onnx` builds in `.NAME.tmp-XXXXXXXX` and moves an old export aside as
+    `.NAME.old-XXXXXXXX`; both go when it ends, unless the process is killed. Call it only
+    while holding the export lock, so that no export in progress loses its folder.
+
+    Returns:
+        The names of the folders removed.
+    """
+    removed = []
+    for path in sorted(models.iterdir()) if models.is_dir() else []:
+        if _UNFINISHED.match(path.name) and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    if removed:
+        logger.info("Removed %d unfinished ONNX export(s) in %s", len(removed), models)
+    return removed
 
 
 def stale_reason(folder: Path, name: str) -> str | None:

@@ -12,6 +12,8 @@ from langchain_core.embeddings import Embeddings
 
 from ingest.documents import Chunk
 from ingest.loaders import Skipped, load_documents
+from ingest.lock import hold_index
+from ingest.sources import MAX_FILE_BYTES
 from ingest.splitter import split_documents
 from ingest.store import ChunkStore, StoredChunk
 from ingest.units import Unit, split_units
@@ -57,6 +59,9 @@ def ingest(
     chunk_size: int = 900,
     chunk_overlap: int = 120,
     progress: bool = True,
+    root: Path | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    follow_links_outside: bool = False,
 ) -> IngestReport:
     """Bring the index in step with the documents under `paths`.
 
@@ -64,7 +69,9 @@ def ingest(
     new chunks are embedded; chunks of deleted files, and of sections that no longer
     exist, are dropped. Files outside `paths` keep their chunks, and so do files that
     fail to load (their last good version stays searchable). When nothing changed, no
-    model is loaded and nothing is written.
+    model is loaded and nothing is written. Sources are named relative to the knowledge
+    folder (`root`), so a run from another folder or with an absolute path finds the same
+    chunks; chunks stored under an absolute path (the names before that) are dropped.
 
     Args:
         paths: Files and folders to index.
@@ -74,78 +81,105 @@ def ingest(
         chunk_size: Largest chunk in characters.
         chunk_overlap: Characters carried between chunks of a section.
         progress: Show a progress bar while embedding.
+        root: The knowledge folder sources are named after (see `ingest.sources`).
+        max_file_bytes: Largest file read; a larger one is skipped.
+        follow_links_outside: Follow symbolic links that lead out of the knowledge folder.
 
     Returns:
         Counts of what changed and what was skipped.
+
+    Raises:
+        IndexBusyError: Another ingest kept the index for longer than the store's
+            `wait_seconds` (it holds the index from reading the manifest to the switch).
     """
     started = time.perf_counter()
-    loaded = load_documents(paths)
-    report = IngestReport(skipped=loaded.skipped, ignored=loaded.ignored)
-    fresh = {c.id: c for c in split_documents(loaded.documents, chunk_size, chunk_overlap)}
-
-    manifest = store.manifest()
-    old = {s.chunk.id: s for s in store.chunks()} if manifest else {}
-    same_model = manifest is not None and manifest.model == model
-    kept = _kept_outside_scope(old.values(), paths, {s.source for s in loaded.skipped})
-
-    to_embed: list[Chunk] = []
-    for chunk_id, chunk in fresh.items():
-        before = old.get(chunk_id)
-        if before is None:
-            report.added += 1
-            to_embed.append(chunk)
-        elif not same_model or before.content_hash != chunk.content_hash:
-            report.updated += 1
-            to_embed.append(chunk)
-        else:
-            report.unchanged += 1
-    report.deleted = len(old.keys() - fresh.keys() - kept.keys())
-    if not same_model:
-        # Chunks kept from elsewhere need the new model too; they stay in the index.
-        report.updated += len(kept)
-        to_embed += [s.chunk for s in kept.values()]
-
-    all_chunks = {**{i: s.chunk for i, s in kept.items()}, **fresh}
-    report.chunks = len(all_chunks)
-    report.documents = len({c.source for c in all_chunks.values()})
-    if report.changed or manifest is None or not store.has_units():
-        model_once = _once(embedder)  # built only when something needs embedding
-        vectors = _embed(to_embed, model_once, progress)
-        carried = [i for i in all_chunks if i not in vectors]
-        vectors.update(store.embeddings(carried))
-        items = [(chunk, vectors[i]) for i, chunk in sorted(all_chunks.items())]
-        units = [u for _, chunk in sorted(all_chunks.items()) for u in split_units(chunk)]
-        unit_vectors = _unit_vectors(units, store if same_model else None, model_once, progress)
-        report.units_embedded = unit_vectors.embedded
-        store.write_generation(
-            items,
-            model=model,
-            documents=report.documents,
-            units=[(u, unit_vectors.vectors[u.id]) for u in units],
+    # One writer from reading the manifest to the switch: see ingest.lock.
+    with hold_index(store) as hold:
+        loaded = load_documents(
+            paths,
+            root=root,
+            max_file_bytes=max_file_bytes,
+            follow_links_outside=follow_links_outside,
         )
-    else:
-        store.mark_checked()
+        report = IngestReport(skipped=loaded.skipped, ignored=loaded.ignored)
+        fresh = {c.id: c for c in split_documents(loaded.documents, chunk_size, chunk_overlap)}
+
+        manifest = store.manifest()
+        old = {s.chunk.id: s for s in store.chunks()} if manifest else {}
+        same_model = manifest is not None and manifest.model == model
+        failed = {s.source for s in loaded.skipped if s.keep_indexed}
+        kept = _kept_outside_scope(old.values(), loaded.scopes, failed)
+
+        to_embed: list[Chunk] = []
+        for chunk_id, chunk in fresh.items():
+            before = old.get(chunk_id)
+            if before is None:
+                report.added += 1
+                to_embed.append(chunk)
+            elif not same_model or before.content_hash != chunk.content_hash:
+                report.updated += 1
+                to_embed.append(chunk)
+            else:
+                report.unchanged += 1
+        report.deleted = len(old.keys() - fresh.keys() - kept.keys())
+        if not same_model:
+            # Chunks kept from elsewhere need the new model too; they stay in the index.
+            report.updated += len(kept)
+            to_embed += [s.chunk for s in kept.values()]
+
+        all_chunks = {**{i: s.chunk for i, s in kept.items()}, **fresh}
+        report.chunks = len(all_chunks)
+        report.documents = len({c.source for c in all_chunks.values()})
+        if report.changed or manifest is None or not store.has_units():
+            model_once = _once(embedder)  # built only when something needs embedding
+            vectors = _embed(to_embed, model_once, progress)
+            carried = [i for i in all_chunks if i not in vectors]
+            vectors.update(store.embeddings(carried))
+            items = [(chunk, vectors[i]) for i, chunk in sorted(all_chunks.items())]
+            units = [u for _, chunk in sorted(all_chunks.items()) for u in split_units(chunk)]
+            unit_vectors = _unit_vectors(units, store if same_model else None, model_once, progress)
+            report.units_embedded = unit_vectors.embedded
+            store.write_generation(
+                items,
+                model=model,
+                documents=report.documents,
+                units=[(u, unit_vectors.vectors[u.id]) for u in units],
+                before_switch=hold.check,
+            )
+        else:
+            store.mark_checked()
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _kept_outside_scope(
-    stored: Iterable[StoredChunk], paths: Sequence[Path], failed: set[str]
+    stored: Iterable[StoredChunk], scopes: Sequence[str], failed: set[str]
 ) -> dict[str, StoredChunk]:
-    """Stored chunks this run must not touch: outside `paths`, or from files that failed.
+    """Stored chunks this run must not touch: outside `scopes`, or from files that failed.
 
-    A path that failed as a whole (a missing or mistyped folder) keeps everything under
-    it, so a typo never empties the index.
+    `scopes` are the names of the files and folders this run read; a source in one of them
+    that was not found again is gone. A path that does not exist (a mistyped folder) has
+    no scope, so a typo never empties the index. A source stored under an absolute path
+    is never kept: that was a server path, and its file, if still wanted, is indexed
+    again under its name.
     """
-    roots = [p.resolve() for p in paths]
-    failed_roots = [Path(f).resolve() for f in failed]
     kept = {}
     for item in stored:
-        resolved = Path(item.chunk.source).resolve()
-        inside = any(resolved == root or root in resolved.parents for root in roots)
-        if not inside or any(resolved == f or f in resolved.parents for f in failed_roots):
+        source = item.chunk.source
+        if source.startswith("/"):
+            continue
+        if not _under(source, scopes) or _under(source, failed):
             kept[item.chunk.id] = item
     return kept
+
+
+def _under(source: str, names: Iterable[str]) -> bool:
+    """Whether a source is one of `names` or lies in a folder of that name.
+
+    >>> _under("knowledge/faq.md", ["knowledge"]), _under("knowledge-old/faq.md", ["knowledge"])
+    (True, False)
+    """
+    return any(source == name or source.startswith(f"{name}/") for name in names)
 
 
 def _once(embedder: Embeddings | Callable[[], Embeddings]) -> Callable[[], Embeddings]:

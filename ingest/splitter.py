@@ -10,6 +10,7 @@ from ingest.documents import Chunk, ChunkKind, SourceDocument, stable_hash
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|`)")
+MAX_HEADING_CHARS = 300  # a longer heading is cut: it is repeated in every chunk below it
 
 
 @dataclass
@@ -39,14 +40,17 @@ def split_document(
     Each heading opens a section; a chunk holds text of one section only and records the
     section path (document title, then the headings below the H1) and the heading's
     anchor. A section whose heading is a question ("...?") is one FAQ chunk, question and
-    answer together. Each table row becomes a chunk of its own, written as
-    `Header: value; Header: value`, so a row can be found and quoted alone. Other text is
-    packed block by block (paragraphs, list items) up to `chunk_size` characters, with up
-    to `chunk_overlap` characters of the previous chunk repeated at the start of the next.
+    answer together (packed like other text when longer than `chunk_size`). Each table row
+    becomes a chunk of its own, written as `Header: value; Header: value`, so a row can be
+    found and quoted alone. Other text is packed block by block (paragraphs, list items) up
+    to `chunk_size` characters, with up to `chunk_overlap` characters of the previous chunk
+    repeated at the start of the next. No chunk is longer than `chunk_size`: a longer
+    block is split into sentences, and a longer sentence (or row) at the last space before
+    the limit, or right at the limit when there is none.
 
     Args:
         document: A loaded document.
-        chunk_size: Largest chunk in characters (a single longer sentence stays whole).
+        chunk_size: Largest chunk in characters.
         chunk_overlap: Characters of context carried between consecutive chunks.
 
     Returns:
@@ -56,11 +60,15 @@ def split_document(
     for section in _sections(document):
         pieces: list[tuple[str, ChunkKind]] = []
         if section.is_faq and section.blocks:
-            answer = "\n".join(section.blocks)
-            pieces.append((f"{section.path[-1]}\n{answer}", "faq"))
+            faq = "\n".join([section.path[-1], *section.blocks])
+            if len(faq) > chunk_size:  # too long for one chunk: question first, then packed
+                faq_pieces = _pack([section.path[-1], *section.blocks], chunk_size, chunk_overlap)
+                pieces += [(t, "faq") for t in faq_pieces]
+            else:
+                pieces.append((faq, "faq"))
         else:
             pieces += [(t, "text") for t in _pack(section.blocks, chunk_size, chunk_overlap)]
-        pieces += [(row, "table_row") for row in section.rows]
+        pieces += [(p, "table_row") for row in section.rows for p in split_hard(row, chunk_size)]
         for position, (text, kind) in enumerate(pieces):
             chunks.append(
                 Chunk(
@@ -104,7 +112,7 @@ def _sections(document: SourceDocument) -> list[_Section]:
         token = tokens[i]
         if token.type == "heading_open":
             level = int(token.tag[1])
-            text = _plain(tokens[i + 1].content)
+            text = _plain(tokens[i + 1].content)[:MAX_HEADING_CHARS]
             if level == 1 and not stack and len(sections) == 1 and not root.blocks:
                 # The H1 names the page itself and replaces the title's provisional anchor,
                 # so an H1 equal to the title keeps its own slug instead of `<slug>-1`.
@@ -178,10 +186,33 @@ def _pack(blocks: list[str], chunk_size: int, chunk_overlap: int) -> list[str]:
 
 
 def _fit(block: str, chunk_size: int) -> list[str]:
-    """A block as is when it fits, else its sentences."""
+    """A block as is when it fits, else its sentences, each cut to fit."""
     if len(block) <= chunk_size:
         return [block]
-    return split_sentences(block)
+    return [piece for s in split_sentences(block) for piece in split_hard(s, chunk_size)]
+
+
+def split_hard(text: str, size: int) -> list[str]:
+    """Text in pieces of at most `size` characters, cut at the last space before the limit.
+
+    Text without a space there (a long URL, a minified line) is cut at the limit itself.
+
+    >>> split_hard("The exam is online", 10)
+    ['The exam', 'is online']
+    >>> split_hard("abcdefgh", 3)
+    ['abc', 'def', 'gh']
+    """
+    pieces: list[str] = []
+    start = 0
+    while len(text) - start > size:
+        cut = max(
+            text.rfind(" ", start, start + size + 1), text.rfind("\n", start, start + size + 1)
+        )
+        end, resume = (cut, cut + 1) if cut > start else (start + size, start + size)
+        pieces.append(text[start:end].strip())
+        start = resume
+    pieces.append(text[start:].strip())
+    return [p for p in pieces if p]
 
 
 def split_sentences(text: str) -> list[str]:

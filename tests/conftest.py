@@ -25,8 +25,14 @@ from ingest import ChunkStore, SentenceTransformerEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWLEDGE_DIR = ROOT / "knowledge"
-CHROMA_SETTINGS = chromadb.Settings(anonymized_telemetry=False)
 SERVER_START_SECONDS = 60
+
+
+def chroma_settings() -> chromadb.Settings:
+    """Fresh client settings for each client: chromadb writes the client's kind into the
+    object it is given, so one shared object made every PersistentClient created after an
+    HttpClient talk to that server instead of its folder."""
+    return chromadb.Settings(anonymized_telemetry=False)
 
 
 class FakeEmbedder(Embeddings):
@@ -89,7 +95,7 @@ def open_chunk_store() -> Iterator[Callable[[Path], ChunkStore]]:
     clients: list = []
 
     def open_store(path: Path) -> ChunkStore:
-        client = chromadb.PersistentClient(path=str(path), settings=CHROMA_SETTINGS)
+        client = chromadb.PersistentClient(path=str(path), settings=chroma_settings())
         clients.append(client)
         return ChunkStore(client, prefix="course", location=str(path))
 
@@ -174,7 +180,7 @@ def _wait_for_heartbeat(process: subprocess.Popen, host: str, port: int, log: Pa
                 f"{log.read_text(errors='replace')}"
             )
         try:
-            chromadb.HttpClient(host=host, port=port, settings=CHROMA_SETTINGS).heartbeat()
+            chromadb.HttpClient(host=host, port=port, settings=chroma_settings()).heartbeat()
             return
         except Exception as error:  # not listening yet
             last_error = error

@@ -196,9 +196,10 @@ def test_pdf_without_title_metadata_is_titled_after_the_file(docs: Path):
     assert load_document(docs / "fee-schedule.pdf").title == "Fee schedule"
 
 
-def test_source_is_relative_inside_the_working_folder_and_absolute_outside(
+def test_source_is_named_after_its_folder_inside_the_working_folder_and_outside(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
+    # Never an absolute path: that would show the server's folders to learners (issue 11).
     inside = tmp_path / "work" / "docs" / "a.md"
     outside = tmp_path / "elsewhere" / "b.md"
     for path in (inside, outside):
@@ -208,7 +209,7 @@ def test_source_is_relative_inside_the_working_folder_and_absolute_outside(
 
     result = load_documents([Path("docs"), outside])
 
-    assert [d.source for d in result.documents] == [outside.resolve().as_posix(), "docs/a.md"]
+    assert [d.source for d in result.documents] == ["docs/a.md", "elsewhere/b.md"]
 
 
 def test_folder_is_loaded_recursively_sorted_skipping_hidden_and_ignoring_other_types(

@@ -14,7 +14,9 @@ import streamlit as st
 from cert_assistant.errors import CertAssistantError, IndexMissingError, QuestionError
 from cert_assistant.feedback import MAX_COMMENT_CHARS, FeedbackStore
 from retrieval import Answer, Assistant, DoneEvent, Event, IndexInfo, TextEvent
+from ui.coverage import CoveredPage, assistant_contents
 from ui.resources import load_assistant, load_feedback_store, load_settings
+from ui.safe_markdown import escape, link
 
 log = logging.getLogger("ui.chat")  # pages run as __main__: name the logger
 
@@ -58,21 +60,18 @@ def save_feedback(store: FeedbackStore, interaction_id: str) -> None:
 
 
 # --- rendering ------------------------------------------------------------------------------
-def render_sidebar(info: IndexInfo) -> None:
-    """What the assistant knows: documents, chunks, last ingest, model, LLM."""
+def render_sidebar(pages: list[CoveredPage], updated: str) -> None:
+    """What the assistant covers: the course's pages and their sections, linked, and when the
+    content last changed (nothing about files, models or servers)."""
     with st.sidebar:
-        st.subheader("What I know")
-        st.markdown("\n".join(f"- `{document}`" for document in info.documents))
-        st.caption(
-            f"{len(info.documents)} documents · {info.chunks} passages  \n"
-            f"Last ingested {_when(info.ingested_at)}  \n"
-            f"Embedding model: {info.model}  \n"
-            + (
-                f"Answers written by `{info.llm}`"
-                if info.llm
-                else "No LLM configured: answers quote the course directly"
-            )
-        )
+        st.subheader("What I can answer")
+        st.caption("Questions about these course pages:")
+        for page in pages:
+            with st.expander(escape(page.title)):
+                lines = [link("Open the page", page.url)] if page.url else []
+                lines += [f"- {_place(s.title, s.url)}" for s in page.sections]
+                st.markdown("\n".join(lines))
+        st.caption(f"Course content last updated {_when(updated)}")
 
 
 def render_welcome(embedded: bool) -> None:
@@ -95,7 +94,7 @@ def render_assistant_message(message: dict[str, Any], store: FeedbackStore) -> N
     if answer["refused"]:
         st.caption(":material/search_off: Not covered by the course content: no sources.")
         if answer["suggestions"]:
-            links = [f"- [{_md(_path(s))}]({s['url']})" for s in answer["suggestions"]]
+            links = [f"- {link(_path(s), s['url'])}" for s in answer["suggestions"]]
             st.markdown("**Closest sections in the course:**\n" + "\n".join(links))
     else:
         render_sources(answer["citations"])
@@ -109,7 +108,7 @@ def render_sources(citations: list[dict[str, Any]]) -> None:
         return
     st.markdown("**Sources**")
     for c in citations:
-        st.markdown(f"**[{c['n']}]** [{_md(_path(c))}]({c['url']})")
+        st.markdown(f"**[{c['n']}]** {link(_path(c), c['url'])}")
         with st.expander(f"Quoted passage [{c['n']}]", expanded=False):
             st.markdown("\n".join(f"> {_md(line)}" for line in c["text"].splitlines()))
 
@@ -206,11 +205,17 @@ def _path(place: dict[str, Any]) -> str:
 
 
 def _when(iso: str) -> str:
-    """An ISO time as "2026-11-26 04:16 UTC"."""
+    """An ISO time as a day: "26 November 2026"."""
     try:
-        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+        day = datetime.fromisoformat(iso)
     except ValueError:
         return iso
+    return f"{day.day} {day:%B %Y}"
+
+
+def _place(title: str, url: str | None) -> str:
+    """A section's name, linked to the course site when there is one."""
+    return link(title, url) if url else escape(title)
 
 
 def open_assistant() -> tuple[Assistant, IndexInfo]:
@@ -246,7 +251,7 @@ typed = st.chat_input("Ask about the course…", key="question", submit_mode="di
 question = typed if typed is not None else st.session_state.pop("pending_question", None)
 
 if not embedded:
-    render_sidebar(info)
+    render_sidebar(assistant_contents(assistant), info.ingested_at)
     st.title(f"{COURSE} assistant")
 if st.session_state.messages or question is not None:
     st.button(

@@ -10,6 +10,7 @@ import streamlit as st
 from cert_assistant.errors import IndexMissingError
 from cert_assistant.feedback import FeedbackStore
 from cert_assistant.settings import Settings
+from cert_assistant.staff_access import SignInThrottle
 
 if TYPE_CHECKING:
     from retrieval import Assistant
@@ -42,3 +43,9 @@ def load_assistant() -> Assistant:
 def load_feedback_store() -> FeedbackStore:
     """The SQLite feedback store at `settings.feedback_path`."""
     return FeedbackStore(load_settings().feedback_path)
+
+
+@st.cache_resource(show_spinner=False)
+def load_sign_in_throttle() -> SignInThrottle:
+    """One count of wrong staff passwords for every session of the staff dashboard's process."""
+    return SignInThrottle()

@@ -10,6 +10,7 @@ import streamlit as st
 
 from cert_assistant.feedback import FeedbackStore
 from ui.resources import load_feedback_store, load_settings
+from ui.safe_markdown import escape, link
 
 RECENT = 50
 _IMAGE = re.compile(r"^!\[([^\]]*)\]\(([^)\s:]+)\)\s*$", re.MULTILINE)  # a local image line
@@ -72,7 +73,8 @@ def render_thumbs_down(store: FeedbackStore) -> None:
                 st.markdown(f"**Learner's comment:** {_plain(row['comment'])}")
             st.markdown(f"**Answer:** {row['answer']}")
             for c in row["citations"]:
-                st.markdown(f"- [{c['n']}] [{c['section']}]({c['url']}) (`{c['source']}`)")
+                source = escape(c["source"])
+                st.markdown(f"- [{c['n']}] {link(c['section'], c['url'])} ({source})")
 
 
 def render_recent(store: FeedbackStore) -> None:

@@ -159,14 +159,19 @@ class AssistantService:
             if not isinstance(error, IndexMissingError):
                 log.error("health check failed: %s", error)
             return {"status": "unavailable", "index_loaded": False, "error": reason}
+        # No server paths: sources are names such as `knowledge/faq.md`, a model given as a
+        # folder shows its name, and the store says only which kind it is.
+        model = (
+            info.model.rstrip("/").rsplit("/", 1)[-1] if info.model.startswith("/") else info.model
+        )
         return {
             "status": "ok",
             "index_loaded": True,
             "chunks": info.chunks,
             "documents": info.documents,
-            "model": info.model,
+            "model": model,
             "ingested_at": info.ingested_at,
-            "store": info.store,
+            "store": "server" if self.settings.chroma_host else "embedded",
         }
 
     async def _call(self, func: Callable[..., T], *args: Any) -> T:
