@@ -13,6 +13,10 @@ _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _CHAT_WORDS = {
     "tell", "please", "explain", "would", "could", "know", "want", "like", "hi", "hello",
     "whats", "thats", "im", "ive", "id", "actually", "even", "really", "ok", "okay", "thanks",
+    # Interjections and forms of address that chat adds around a question: they ask nothing.
+    "yo", "hey", "heya", "hiya", "nah", "yeah", "yea", "yep", "nope", "bro", "bruh", "dude",
+    "guys", "yall", "lol", "lmao", "ngl", "fr", "hmm", "um", "umm", "uh", "oh", "ah", "honestly",
+    "literally", "basically", "lowkey", "anyway", "anyways", "pretty", "sure", "just", "stuff",
 }  # fmt: skip
 # Chat shorthand learners type, written out so both search sides can match it.
 _SHORTHAND = {
@@ -31,6 +35,7 @@ _SHORTHAND = {
 }  # fmt: skip
 _WRITTEN_OUT = frozenset(w for expansion in _SHORTHAND.values() for w in expansion.split())
 _WORD = re.compile(r"(?u)\b\w+\b")
+_STRETCHED = re.compile(r"(\w)\1{2,}")  # "sooo", "pleeease": a letter typed three times or more
 EVERYDAY_ZIPF = 5.0  # wordfreq Zipf value from which a word is an everyday English one
 
 
@@ -201,6 +206,7 @@ class Vocabulary:
         self.words = frozenset(counts)
         self._counts = counts
         self._by_initial: dict[str, list[str]] = {}
+        self._sorted = sorted(w for w in self.words if w.isalpha() and len(w) >= 3)
         for word in sorted(self.words):
             self._by_initial.setdefault(word[0], []).append(word)
 
@@ -220,22 +226,29 @@ class Vocabulary:
         >>> v = Vocabulary(["through the pipeline"])
         >>> v.mend(v.mend("does it help tho"))
         'does it help though'
+        >>> Vocabulary(["learning paths and levels"]).mend("sooo how many pahts, is it tough")
+        'so how many paths, is it tough'
         """
         return _WORD.sub(lambda m: self._mend_word(m.group(0)), text)
 
     def _mend_word(self, word: str) -> str:
         lower = word.lower()
+        if _STRETCHED.search(lower):  # "sooo" -> "so"
+            word = lower = _STRETCHED.sub(r"\1", lower)
         if lower in _SHORTHAND:
             return _SHORTHAND[lower]
         if lower in _WRITTEN_OUT:  # mended once already: "tho" -> "though", never "through"
             return word
         if lower in self.words or lower in _stopwords() or not lower.isalpha() or len(lower) < 4:
             return word
+        everyday = _zipf()(lower, "en")
         if len(lower) < 6:  # a clipped word, unless it is an everyday one ("mark", "pass")
-            return (
-                self._completed(lower) if _zipf()(lower, "en") < EVERYDAY_ZIPF else None
-            ) or word
-        return self._closest(lower) or word
+            mended = self._completed(lower) if everyday < EVERYDAY_ZIPF else None
+        else:
+            mended = self._closest(lower)
+        # A word no English word list knows is a typo of the corpus word one slip away
+        # ("pahts", "levles", "vender"); a real word ("tough", "lapse") is left alone.
+        return mended or (self._slip(lower) if not everyday else None) or word
 
     @lru_cache(maxsize=4096)  # noqa: B019 - as above
     def _completed(self, word: str) -> str | None:
@@ -245,6 +258,19 @@ class Vocabulary:
         longer = [w for w in self._by_initial.get(word[0], []) if w.startswith(word)]
         longer = [w for w in longer if len(w) >= len(word) + 2]
         return max(longer, key=lambda w: (self._counts[w], w), default=None)
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - as above
+    def _slip(self, word: str) -> str | None:
+        """The most frequent corpus word one typing slip away (a letter added, dropped,
+        changed, or two swapped; two slips for words of eight letters or more)."""
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        slips = 2 if len(word) >= 8 else 1
+        found = process.extract(
+            word, self._sorted, scorer=OSA.distance, score_cutoff=slips, limit=None
+        )
+        return min(found, key=lambda f: (f[1], -self._counts[f[0]], f[0]), default=(None,))[0]
 
     @lru_cache(maxsize=4096)  # noqa: B019 - one vocabulary per index generation, kept alive anyway
     def _closest(self, word: str) -> str | None:
