@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ingest.splitter import split_sentences
 from retrieval.answerability import answerable
@@ -87,7 +87,8 @@ def parts(question: Question, weights: TermWeights) -> list[Question]:
         words = set(terms(text))
         subjects = tuple(key for key in question.subjects if set(key) <= words)
         kinds = tuple(kind for kind in question.kinds if kind[0] in words)
-        analysed.append(analyze(text, None, weights, subjects=subjects, kinds=kinds))
+        part = analyze(text, None, weights, subjects=subjects, kinds=kinds)
+        analysed.append(replace(part, near=question.near))
     return analysed
 
 

@@ -8,13 +8,19 @@ that merely names the provider.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from retrieval.hybrid import ScoredChunk
-from retrieval.lexical import TermWeights, covered, terms
+from retrieval.lexical import TermWeights, WeightedTerm, terms
+from retrieval.neighbours import Near
 from retrieval.question import Question
 from retrieval.scorer import Scorer
 from retrieval.select import Candidate, gives_number
+
+SYNONYM = 0.75
+"""Cosine similarity from which a course word stands in for one the learner typed ("tough"
+for "hard" 0.78, "jobs" for "careers" 0.81; "price" for "cost" 0.74 and "instructor" for
+"teaches" 0.72 stay below: a price or a trainer is not what the course talks about)."""
 
 ANSWER_FEATURES = (
     "best_probability",
@@ -34,9 +40,10 @@ ANSWER_FEATURES = (
 - `unit_sim`, `chunk_sim`: similarity of the best unit and of its whole chunk;
 - `top_closeness`: the closest any retrieved passage comes (chunk or unit);
 - `passage_coverage`, `unit_coverage`: weighted share of the learner's own terms found in
-  the best unit's chunk with its headings, and in the best unit with its headings;
-- `unknown_share`: weighted share of the learner's own terms that the course never uses
-  (a "fee" or "refund" the text cannot hold);
+  the best unit's chunk with its headings, and in the best unit with its headings; a term
+  the course never uses counts as far as a synonym of it is found (`softly_covered`);
+- `unknown_share`: weighted share of the learner's own terms that the course never uses,
+  nor any word near it in meaning (`SYNONYM`): a "fee" or "refund" the text cannot hold;
 - `unknown_focus`: 1 when the most telling of the learner's own terms is one the course never
   uses ("who's the *instructor*", "is there a *mock* test"): the thing asked for is not in
   the text, however close the rest of the question comes;
@@ -57,7 +64,12 @@ def answer_features(
     passage = passages[best.passage]
     heading = set(terms(passage.chunk.section))
     own = list(question.own_weighted or question.weighted)
-    unknown = sum(w for t, w in own if not weights.known(t))
+    near = {t: tuple(n for n in found if n[1] >= SYNONYM) for t, found in question.near.items()}
+
+    def unknown(term: str) -> bool:  # neither the course's word nor one of its synonyms
+        return not weights.known(term) and not near.get(term)
+
+    unknown_weight = sum(w for t, w in own if unknown(t))
     total = sum(w for _, w in own) or 1.0
     numbered = any(gives_number(question, c.unit) for c in chosen)
     focus = max(own, key=lambda term: term[1], default=None)
@@ -66,13 +78,36 @@ def answer_features(
         "unit_sim": best.features["unit_sim"],
         "chunk_sim": best.features["chunk_sim"],
         "top_closeness": max(p.closeness for p in passages),
-        "passage_coverage": covered(own, set(terms(passage.chunk.text)) | heading),
-        "unit_coverage": covered(own, set(terms(best.unit.text)) | heading),
-        "unknown_share": unknown / total,
-        "unknown_focus": float(focus is not None and not weights.known(focus[0])),
+        "passage_coverage": softly_covered(own, set(terms(passage.chunk.text)) | heading, near),
+        "unit_coverage": softly_covered(own, set(terms(best.unit.text)) | heading, near),
+        "unknown_share": unknown_weight / total,
+        "unknown_focus": float(focus is not None and unknown(focus[0])),
         "few_terms": float(len(question.own_terms or question.terms) <= 1),
         "number_missing": float(question.need in ("count", "duration") and not numbered),
     }
+
+
+def softly_covered(
+    own: Sequence[WeightedTerm], text_terms: set[str], near: Mapping[str, Near]
+) -> float:
+    """Weighted share of the terms the text holds, a term the course never uses counting as
+    much as its nearest course term that the text holds is similar to it.
+
+    >>> near = {"tough": (("hard", 0.8),)}
+    >>> softly_covered([("tough", 2.0), ("exam", 1.0)], {"exam", "hard"}, near)
+    0.8666666666666667
+    """
+    total = sum(w for _, w in own)
+    if total <= 0:
+        return 1.0
+    found = 0.0
+    for term, weight in own:
+        if term in text_terms:
+            found += weight
+        else:
+            similar = (s for t, s in near.get(term, ()) if t in text_terms)
+            found += weight * max(similar, default=0.0)
+    return found / total
 
 
 def answerable(

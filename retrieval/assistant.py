@@ -6,7 +6,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cert_assistant.settings import Settings
@@ -16,8 +16,9 @@ from retrieval.followup import EntityLexicon, is_dependent, standalone_query
 from retrieval.guard import check_history, check_question, small_talk
 from retrieval.hybrid import HybridRetriever, Lexical, ScoredChunk
 from retrieval.injection import looks_like_injection
-from retrieval.lexical import TermWeights
+from retrieval.lexical import TermWeights, stem, words_of
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
+from retrieval.neighbours import Near
 from retrieval.question import Question, analyze, question_parts
 from retrieval.select import gives_number, home, row_name
 from retrieval.types import Answer, CitationsEvent, DoneEvent, Event, TextEvent, Turn
@@ -50,6 +51,8 @@ class Retrieved:
         weights: Term weights of the index generation searched.
         subjects: Key terms of the course's named things the query mentions.
         kinds: The kinds of named thing the query asks for (`EntityLexicon.kinds`).
+        near: The nearest course terms of each word of the learner's own that the course
+            never uses (`retrieval.neighbours`).
     """
 
     query: str
@@ -58,10 +61,14 @@ class Retrieved:
     weights: TermWeights
     subjects: tuple[tuple[str, ...], ...] = ()
     kinds: tuple[tuple[str, str], ...] = ()
+    near: Mapping[str, Near] = field(default_factory=dict)
 
     def question(self) -> Question:
         """The analysed question."""
-        return analyze(self.query, self.own, self.weights, subjects=self.subjects, kinds=self.kinds)
+        asked = analyze(
+            self.query, self.own, self.weights, subjects=self.subjects, kinds=self.kinds
+        )
+        return replace(asked, near=self.near)
 
 
 class Assistant:
@@ -158,7 +165,9 @@ class Assistant:
         for group in dict.fromkeys(group for _, group in kinds):  # "which provider...": search them
             kind = group.split(" > ")[-1]
             passages = _merge(passages, self.retriever.search_in(lexical, f"{kind}: {query}", 3))
-        return Retrieved(query, own, passages, lexical.weights, subjects, kinds)
+        unknown = [w for w in words_of(own or query) if not lexical.weights.known(*stem([w]))]
+        near = self.retriever.neighbours(lexical).near(unknown) if unknown else {}
+        return Retrieved(query, own, passages, lexical.weights, subjects, kinds, near)
 
     def validate(
         self, question: Any, history: Iterable[Turn | Mapping[str, Any]] | None = None
@@ -188,6 +197,7 @@ class Assistant:
         """Load the query model, the BM25 side, the units, the vocabulary, the word
         frequencies and the names of the course now, so the first learner doesn't wait."""
         self.retrieve("Certified MLOps Architect exam tips", [])
+        self.retriever.neighbours(self.retriever.lexical())
 
     def standalone(self, question: str, history: list[Turn], lexical: Lexical | None = None) -> str:
         """The question made self-contained from the conversation (unchanged if first)."""
@@ -284,6 +294,8 @@ def make_assistant(settings: Settings) -> Assistant:
         unit_weight=settings.unit_weight,
         rrf_k=settings.rrf_k,
         candidates=settings.candidates,
+        model=settings.embedding_model,
+        word_cache=settings.data_dir / "cache",
     )
     return Assistant(retriever, settings, llm=make_llm(settings))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.callbacks import (
@@ -18,6 +19,7 @@ from ingest.documents import Chunk
 from ingest.units import Unit, split_units
 from retrieval.bm25 import BM25Index
 from retrieval.lexical import TermWeights, Vocabulary
+from retrieval.neighbours import WordNeighbours
 from retrieval.unit_index import UnitIndex
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -79,6 +81,9 @@ class HybridRetriever(BaseRetriever):
         unit_weight: Weight of the ranking by each chunk's closest unit in the fusion.
         rrf_k: Reciprocal-rank-fusion constant; larger flattens the rank curve.
         candidates: How many results each side contributes before fusion.
+        model: The embedding model's name or path, naming the cached word vectors.
+        word_cache: Folder for the course words' vectors (`neighbours`); None keeps them in
+            memory only.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -93,8 +98,11 @@ class HybridRetriever(BaseRetriever):
     unit_weight: float = 1.0
     rrf_k: int = 60
     candidates: int = 20
+    model: str = ""
+    word_cache: Path | None = None
 
     _lexical: Lexical | None = PrivateAttr(default=None)
+    _neighbours: tuple[str, WordNeighbours] | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def search(self, query: str, k: int | None = None) -> list[ScoredChunk]:
@@ -147,6 +155,16 @@ class HybridRetriever(BaseRetriever):
                     UnitIndex(self._units(chunks)),
                 )
             return self._lexical
+
+    def neighbours(self, lexical: Lexical) -> WordNeighbours:
+        """The generation's words in meaning (`retrieval.neighbours`), embedded on first use
+        (or read from `word_cache`)."""
+        with self._lock:
+            if self._neighbours is None or self._neighbours[0] != lexical.version:
+                texts = [c.embedding_text for c in lexical.index.chunks]
+                found = WordNeighbours.build(texts, self.embedder, self.model, self.word_cache)
+                self._neighbours = (lexical.version, found)
+            return self._neighbours[1]
 
     def _units(self, chunks: list[Chunk]) -> list[tuple[Unit, list[float]]]:
         """The generation's units with vectors; embedded here for an index from before units."""

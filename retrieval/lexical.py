@@ -17,6 +17,10 @@ _CHAT_WORDS = {
     "yo", "hey", "heya", "hiya", "nah", "yeah", "yea", "yep", "nope", "bro", "bruh", "dude",
     "guys", "yall", "lol", "lmao", "ngl", "fr", "hmm", "um", "umm", "uh", "oh", "ah", "honestly",
     "literally", "basically", "lowkey", "anyway", "anyways", "pretty", "sure", "just", "stuff",
+    # Words that frame a comparison: `question.need_of` reads the need from the question's
+    # wording; no passage answers by containing them.
+    "vs", "versus", "compare", "compared", "comparing", "comparison", "difference",
+    "differences", "differ",
 }  # fmt: skip
 # Chat shorthand learners type, written out so both search sides can match it.
 _SHORTHAND = {
@@ -48,6 +52,20 @@ def _zipf():  # noqa: ANN202 - wordfreq's function
     # The small list (words down to about one per million) loads in a tenth of the time of
     # the large one and gives the same informativeness: rarer words score 1 either way.
     return partial(zipf_frequency, wordlist="small")
+
+
+@lru_cache(maxsize=1)
+def _english() -> list[str]:
+    """English words of three letters or more, commonest first (wordfreq's small list)."""
+    from wordfreq import top_n_list
+
+    return [w for w in top_n_list("en", 30_000, wordlist="small") if w.isalpha() and len(w) > 2]
+
+
+@lru_cache(maxsize=1)
+def _rank() -> dict[str, int]:
+    words = _english()
+    return {w: len(words) - i for i, w in enumerate(words)}  # commoner words rank higher
 
 
 @lru_cache(maxsize=8192)
@@ -131,6 +149,16 @@ def covered(weighted: list[WeightedTerm], text_terms: set[str]) -> float:
     if total <= 0:
         return 1.0
     return sum(w for t, w in weighted if t in text_terms) / total
+
+
+def words_of(text: str) -> list[str]:
+    """Content words of a text as written: lower-cased, stop words dropped, not stemmed.
+
+    >>> words_of("Is the exam tough, 2 be honest?")
+    ['exam', 'tough', 'honest']
+    """
+    words = _TOKEN.findall(text.lower())
+    return [w for w in words if w.isalpha() and len(w) >= 3 and w not in _stopwords()]
 
 
 def terms(text: str) -> list[str]:
@@ -233,7 +261,7 @@ class Vocabulary:
 
     def _mend_word(self, word: str) -> str:
         lower = word.lower()
-        if _STRETCHED.search(lower):  # "sooo" -> "so"
+        if len(lower) <= 20 and _STRETCHED.search(lower):  # "sooo" -> "so"
             word = lower = _STRETCHED.sub(r"\1", lower)
         if lower in _SHORTHAND:
             return _SHORTHAND[lower]
@@ -261,16 +289,26 @@ class Vocabulary:
 
     @lru_cache(maxsize=4096)  # noqa: B019 - as above
     def _slip(self, word: str) -> str | None:
-        """The most frequent corpus word one typing slip away (a letter added, dropped,
-        changed, or two swapped; two slips for words of eight letters or more)."""
+        """The word one typing slip away (a letter added, dropped, changed, or two swapped;
+        two slips for words of eight letters or more, keeping the first two letters and the
+        length give or take one), keeping the first letter: the nearest corpus word, else
+        the nearest English word ("acutally" -> "actually", which then counts as the filler
+        it is); of equally near ones, the most frequent."""
         from rapidfuzz import process
         from rapidfuzz.distance import OSA
 
         slips = 2 if len(word) >= 8 else 1
-        found = process.extract(
-            word, self._sorted, scorer=OSA.distance, score_cutoff=slips, limit=None
-        )
-        return min(found, key=lambda f: (f[1], -self._counts[f[0]], f[0]), default=(None,))[0]
+        for words, frequency in ((self._sorted, self._counts.get), (_english(), _rank().get)):
+            found = [
+                (w, d)
+                for w, d, _ in process.extract(
+                    word, words, scorer=OSA.distance, score_cutoff=slips, limit=None
+                )
+                if w[:d] == word[:d] and abs(len(w) - len(word)) <= 1
+            ]
+            if found:
+                return min(found, key=lambda f: (f[1], -(frequency(f[0]) or 0), f[0]))[0]
+        return None
 
     @lru_cache(maxsize=4096)  # noqa: B019 - one vocabulary per index generation, kept alive anyway
     def _closest(self, word: str) -> str | None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 from retrieval.lexical import TermWeights, WeightedTerm, terms, weighted_terms
+
+if TYPE_CHECKING:
+    from retrieval.neighbours import Near
 
 Need = Literal["count", "duration", "list", "comparison", "yes_no", "general"]
 NEEDS: tuple[Need, ...] = ("count", "duration", "list", "comparison", "yes_no", "general")
@@ -66,6 +70,8 @@ class Question:
             provider..." asks for a unit under "Guide > Training providers".
         weighted: Content terms with how telling each is (`lexical.weighted_terms`).
         own_weighted: The same for the learner's own words in this turn.
+        near: For each of the learner's own terms the course never uses, the nearest course
+            terms in meaning with their similarity (`retrieval.neighbours`).
     """
 
     text: str
@@ -78,6 +84,7 @@ class Question:
     kinds: tuple[tuple[str, str], ...] = ()
     weighted: tuple[WeightedTerm, ...] = ()
     own_weighted: tuple[WeightedTerm, ...] = ()
+    near: Mapping[str, Near] = field(default_factory=dict)
 
 
 def analyze(

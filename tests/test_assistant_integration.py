@@ -290,3 +290,46 @@ def test_a_greeting_with_a_question_is_answered_as_a_question(assistant):
 
     assert not answer.refused
     assert answer.citations
+
+
+# --- words the course never uses ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "fact"),
+    [
+        ("yo is this exam tough or nah", "moderately difficult"),  # "hard", said in chat
+        ("how many learning pahts can i pick from", "six"),  # a typo of a course word
+        ("what are all the levles, list them pls", "Advanced"),
+    ],
+)
+def test_chat_filler_typos_and_synonyms_do_not_hide_an_answer(assistant, question, fact):
+    answer = assistant.ask(question)
+
+    assert fact.lower() in answer.answer.lower()
+    assert fact.lower() in quoted(answer).lower()
+
+
+def test_a_synonym_stands_in_for_a_course_word_and_a_price_does_not(assistant):
+    near = assistant.retrieve("is the exam tough", []).near
+
+    assert near["tough"][0][0] == "hard"
+    assert near["tough"][0][1] >= 0.75
+    assert all(s < 0.75 for _, s in assistant.retrieve("whats the price", []).near["price"])
+
+
+def test_the_course_words_are_embedded_once_and_kept_beside_the_index(real_index):
+    first = make_assistant(Settings(data_dir=real_index))
+    first.warm_up()
+    cached = sorted((real_index / "cache").glob("words-*.npy"))
+    again = make_assistant(Settings(data_dir=real_index))
+    calls = []
+    embed = again.retriever.embedder.embed_documents
+    again.retriever.embedder.embed_documents = lambda texts: calls.append(texts) or embed(texts)
+
+    again.retriever.neighbours(again.retriever.lexical())
+
+    assert len(cached) == 1
+    assert calls == []  # read from the cache, not embedded again
+    for assistant in (first, again):
+        assistant.retriever.store.client.close()

@@ -145,15 +145,26 @@ def test_history_as_turns_or_as_dicts_gives_the_same_answer(assistant):
 
 
 def test_the_first_question_costs_one_search_and_one_embedding(assistant, searches, fake_embedder):
-    assistant.retriever.lexical()  # the BM25 index is built once per index, not per question
+    assistant.warm_up()  # the BM25 index and the course's word vectors: once per index
+    searches.clear()
     before = fake_embedder.calls
 
-    answer = assistant.ask("how long does it take?")
+    answer = assistant.ask("how hard is the foundation level exam?")
 
-    assert answer.query == "how long does it take?"
-    assert searches == ["how long does it take?"]
-    # one model call: the question, with any of its words the course never uses
-    assert fake_embedder.calls - before == 1
+    assert answer.query == "how hard is the foundation level exam?"
+    assert searches == ["how hard is the foundation level exam?"]
+    assert fake_embedder.calls - before == 1  # the question; the course has all its words
+
+
+def test_words_the_course_never_uses_cost_one_more_model_call_together(
+    assistant, searches, fake_embedder
+):
+    assistant.warm_up()
+    before = fake_embedder.calls
+
+    assistant.ask("is the foundation exam tough or brutal?")
+
+    assert fake_embedder.calls - before == 2  # the question, then "tough" and "brutal" at once
 
 
 def test_a_standalone_question_with_history_also_costs_one_search(

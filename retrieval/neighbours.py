@@ -1,0 +1,110 @@
+"""Soft matching: the course words closest in meaning to a word the course never uses.
+
+A learner asks whether the exam is "tough" where the FAQ says "hard", or which "jobs" it
+leads to where the course says "careers". Counting only the words the passage shares with
+the question calls those answers missing. Each course word is embedded once, with the
+model of the index; a question word the course lacks is embedded when asked, and its
+nearest course words stand in for it, as evidence weighed by how near they are: "fee" is
+near "cost" too, so nearness is a feature of the learned answerability scorer, never a
+replacement of the word.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.lexical import stem, words_of
+
+log = logging.getLogger(__name__)
+
+NEAREST = 3
+"""How many course words stand in for one the course lacks."""
+
+Near = tuple[tuple[str, float], ...]
+"""Stems of the nearest course words with their cosine similarity, nearest first."""
+
+
+class WordNeighbours:
+    """The course's words as unit vectors, searched by one product per asked word.
+
+    Args:
+        words: The course's content words.
+        vectors: One row per word (normalised here).
+        embedder: LangChain `Embeddings` of the index's model, for the asked words.
+    """
+
+    def __init__(self, words: list[str], vectors: np.ndarray, embedder: Any) -> None:
+        self.words = words
+        self._stems = stem(words)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True) if len(words) else 1
+        self._matrix = vectors / np.where(norms == 0, 1, norms) if len(words) else vectors
+        self._embedder = embedder
+
+    @classmethod
+    def build(
+        cls, texts: Iterable[str], embedder: Any, model: str, cache: Path | None = None
+    ) -> WordNeighbours:
+        """Embed the content words of `texts`, or read them from `cache` when this model
+        already embedded these words (about a second for a course's 700 words on two cores).
+        """
+        words = sorted({w for text in texts for w in words_of(text)})
+        key = hashlib.sha256("\n".join([model, *words]).encode()).hexdigest()[:16]
+        path = cache / f"words-{key}.npy" if cache else None
+        if path is not None and path.is_file():
+            try:
+                vectors = np.load(path)
+                if vectors.shape[0] == len(words):
+                    return cls(words, vectors, embedder)
+            except (OSError, ValueError):
+                log.warning("ignoring an unreadable word-vector cache %s", path)
+        vectors = np.asarray(embedder.embed_documents(words), dtype=np.float32).reshape(
+            len(words), -1
+        )
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                partial = path.with_suffix(f".{os.getpid()}.tmp")
+                with partial.open("wb") as out:
+                    np.save(out, vectors)
+                partial.replace(path)
+                for old in cache.glob("words-*.npy"):  # other words or models: not read again
+                    if old != path:
+                        old.unlink(missing_ok=True)
+            except OSError as error:  # a read-only data folder only costs the second again
+                log.warning("cannot cache word vectors in %s: %s", path, error)
+        return cls(words, vectors, embedder)
+
+    def near(self, words: Iterable[str]) -> dict[str, Near]:
+        """For each asked word, keyed by its stem: the stems of its nearest course words.
+
+        >>> import numpy as np
+        >>> class Toy:  # "hard" and "tough" point the same way, "cost" elsewhere
+        ...     def embed_documents(self, words):
+        ...         return [{"tough": [1, 0.1], "hard": [1, 0], "cost": [0, 1]}[w] for w in words]
+        >>> n = WordNeighbours(["hard", "cost"], np.array([[1.0, 0], [0, 1]]), Toy())
+        >>> n.near(["tough"])["tough"][0]
+        ('hard', 0.995)
+        """
+        asked = list(dict.fromkeys(words))
+        if not asked or not self.words:
+            return {}
+        vectors = np.asarray(self._embedder.embed_documents(asked), dtype=np.float32)
+        vectors /= np.where((n := np.linalg.norm(vectors, axis=1, keepdims=True)) == 0, 1, n)
+        similarities = vectors @ self._matrix.T
+        found: dict[str, Near] = {}
+        for word, term, row in zip(asked, stem(asked), similarities, strict=True):
+            best: dict[str, float] = {}
+            for i in np.argsort(-row):
+                if len(best) == NEAREST:
+                    break
+                best.setdefault(self._stems[i], round(float(row[i]), 3))
+            found.setdefault(term, tuple(best.items()))
+            log.debug("%s is nearest to %s", word, best)
+        return found
