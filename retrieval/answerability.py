@@ -8,19 +8,14 @@ that merely names the provider.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from retrieval.hybrid import ScoredChunk
-from retrieval.lexical import TermWeights, WeightedTerm, terms
-from retrieval.neighbours import Near
+from retrieval.lexical import TermWeights, terms
+from retrieval.neighbours import softly_covered, synonyms
 from retrieval.question import Question
 from retrieval.scorer import Scorer
 from retrieval.select import Candidate, gives_number
-
-SYNONYM = 0.75
-"""Cosine similarity from which a course word stands in for one the learner typed ("tough"
-for "hard" 0.78, "jobs" for "careers" 0.81; "price" for "cost" 0.74 and "instructor" for
-"teaches" 0.72 stay below: a price or a trainer is not what the course talks about)."""
 
 ANSWER_FEATURES = (
     "best_probability",
@@ -43,7 +38,7 @@ ANSWER_FEATURES = (
   the best unit's chunk with its headings, and in the best unit with its headings; a term
   the course never uses counts as far as a synonym of it is found (`softly_covered`);
 - `unknown_share`: weighted share of the learner's own terms that the course never uses,
-  nor any word near it in meaning (`SYNONYM`): a "fee" or "refund" the text cannot hold;
+  nor any word near it in meaning (`neighbours.SYNONYM`): a "fee" or "refund" the text cannot hold;
 - `unknown_focus`: 1 when the most telling of the learner's own terms is one the course never
   uses ("who's the *instructor*", "is there a *mock* test"): the thing asked for is not in
   the text, however close the rest of the question comes;
@@ -64,7 +59,7 @@ def answer_features(
     passage = passages[best.passage]
     heading = set(terms(passage.chunk.section))
     own = list(question.own_weighted or question.weighted)
-    near = {t: tuple(n for n in found if n[1] >= SYNONYM) for t, found in question.near.items()}
+    near = synonyms(question.near)
 
     def unknown(term: str) -> bool:  # neither the course's word nor one of its synonyms
         return not weights.known(term) and not near.get(term)
@@ -85,29 +80,6 @@ def answer_features(
         "few_terms": float(len(question.own_terms or question.terms) <= 1),
         "number_missing": float(question.need in ("count", "duration") and not numbered),
     }
-
-
-def softly_covered(
-    own: Sequence[WeightedTerm], text_terms: set[str], near: Mapping[str, Near]
-) -> float:
-    """Weighted share of the terms the text holds, a term the course never uses counting as
-    much as its nearest course term that the text holds is similar to it.
-
-    >>> near = {"tough": (("hard", 0.8),)}
-    >>> softly_covered([("tough", 2.0), ("exam", 1.0)], {"exam", "hard"}, near)
-    0.8666666666666667
-    """
-    total = sum(w for _, w in own)
-    if total <= 0:
-        return 1.0
-    found = 0.0
-    for term, weight in own:
-        if term in text_terms:
-            found += weight
-        else:
-            similar = (s for t, s in near.get(term, ()) if t in text_terms)
-            found += weight * max(similar, default=0.0)
-    return found / total
 
 
 def answerable(

@@ -144,6 +144,8 @@ class Assistant:
         mended = lexical.vocabulary.mend(question)
         query = lexical.vocabulary.mend(self.standalone(mended, turns, lexical))
         own = mended if query != mended else None  # a follow-up: judge its own words
+        unknown = [w for w in words_of(own or query) if not lexical.weights.known(*stem([w]))]
+        near = self.retriever.neighbours(lexical).near(unknown) if unknown else {}
         passages = self.retriever.search_in(lexical, query)
         lexicon = self.lexicon(lexical)
         subjects, kinds = lexicon.subjects(query), lexicon.kinds(query)
@@ -165,8 +167,6 @@ class Assistant:
         for group in dict.fromkeys(group for _, group in kinds):  # "which provider...": search them
             kind = group.split(" > ")[-1]
             passages = _merge(passages, self.retriever.search_in(lexical, f"{kind}: {query}", 3))
-        unknown = [w for w in words_of(own or query) if not lexical.weights.known(*stem([w]))]
-        near = self.retriever.neighbours(lexical).near(unknown) if unknown else {}
         return Retrieved(query, own, passages, lexical.weights, subjects, kinds, near)
 
     def validate(

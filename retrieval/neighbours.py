@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from retrieval.lexical import stem, words_of
+from retrieval.lexical import WeightedTerm, stem, words_of
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,39 @@ NEAREST = 3
 
 Near = tuple[tuple[str, float], ...]
 """Stems of the nearest course words with their cosine similarity, nearest first."""
+
+SYNONYM = 0.75
+"""Cosine similarity from which a course word stands in for one the learner typed ("tough"
+for "hard" 0.78, "jobs" for "careers" 0.81; "price" for "cost" 0.74 and "instructor" for
+"teaches" 0.72 stay below: a price or a trainer is not what the course talks about)."""
+
+
+def synonyms(near: Mapping[str, Near]) -> dict[str, Near]:
+    """Of each word's nearest course words, those near enough to stand in for it."""
+    return {term: tuple(n for n in found if n[1] >= SYNONYM) for term, found in near.items()}
+
+
+def softly_covered(
+    own: Sequence[WeightedTerm], text_terms: set[str], near: Mapping[str, Near]
+) -> float:
+    """Weighted share of the terms the text holds, a term the course never uses counting as
+    much as its nearest course term that the text holds is similar to it.
+
+    >>> near = {"tough": (("hard", 0.8),)}
+    >>> softly_covered([("tough", 2.0), ("exam", 1.0)], {"exam", "hard"}, near)
+    0.8666666666666667
+    """
+    total = sum(w for _, w in own)
+    if total <= 0:
+        return 1.0
+    found = 0.0
+    for term, weight in own:
+        if term in text_terms:
+            found += weight
+        else:
+            similar = (s for t, s in near.get(term, ()) if t in text_terms)
+            found += weight * max(similar, default=0.0)
+    return found / total
 
 
 class WordNeighbours:

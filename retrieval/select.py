@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 
 from ingest.units import Unit
 from retrieval.hybrid import ScoredChunk
-from retrieval.lexical import TermWeights, covered, terms
+from retrieval.lexical import TermWeights, terms
+from retrieval.neighbours import softly_covered, synonyms
 from retrieval.question import Question
 from retrieval.scorer import Scorer
 
@@ -42,7 +43,8 @@ UNIT_FEATURES = (
 - `chunk_sim`: similarity of its whole chunk; `rank`: 1 / (1 + the chunk's fused rank);
 - `bm25`: its chunk's BM25 score over the best one's;
 - `own_coverage`, `context_coverage`: weighted share of the question's terms in the unit,
-  alone and with its headings;
+  alone and with its headings, a word the course never uses counting through its synonyms
+  (`neighbours.softly_covered`);
 - `number_need`: +1 when a count or duration is asked and the unit gives a number of that
   kind (`gives_number`), -1 when it does not, 0 for other questions;
 - `list_need`: 1 when a list is asked and the unit lists (an item, a row, or a sentence
@@ -125,6 +127,7 @@ def candidates(
     """Every unit of every passage with its features (probability not yet set)."""
     best_bm25 = max((p.bm25 or 0.0 for p in passages), default=0.0) or 1.0
     closest = max((s for p in passages for _, s in p.units), default=0.0)
+    asked, near = list(question.weighted), synonyms(question.near)
     found = []
     for index, passage in enumerate(passages):
         heading = set(terms(passage.chunk.section))
@@ -137,8 +140,8 @@ def candidates(
                 "chunk_sim": passage.dense or 0.0,
                 "rank": 1.0 / (1 + index),
                 "bm25": (passage.bm25 or 0.0) / best_bm25,
-                "own_coverage": covered(list(question.weighted), words),
-                "context_coverage": covered(list(question.weighted), words | heading),
+                "own_coverage": softly_covered(asked, words, near),
+                "context_coverage": softly_covered(asked, words | heading, near),
                 "number_need": _number_need(question, unit),
                 "list_need": float(question.need == "list" and _lists(unit) and bool(words_asked)),
                 "lead_in": float(is_lead_in(unit) and not _points_where(question, unit)),
