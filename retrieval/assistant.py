@@ -19,8 +19,8 @@ from retrieval.injection import looks_like_injection
 from retrieval.lexical import TermWeights, stem, words_of
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
 from retrieval.neighbours import Near
-from retrieval.question import Question, analyze, question_parts
-from retrieval.select import gives_number, home, row_name
+from retrieval.question import Question, analyze, need_of, question_parts
+from retrieval.select import gives_number, home, is_lead_in, row_name
 from retrieval.types import Answer, CitationsEvent, DoneEvent, Event, TextEvent, Turn
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,8 @@ class Assistant:
         near = self.retriever.neighbours(lexical).near(unknown) if unknown else {}
         passages = self.retriever.search_in(lexical, query)
         lexicon = self.lexicon(lexical)
-        subjects, kinds = lexicon.subjects(query), lexicon.kinds(query)
+        subjects = lexicon.subjects(query)
+        kinds = lexicon.kinds(query, listing=need_of(query) == "list")
         asked = analyze(query, subjects=subjects)
         if (
             sides := asked.sides
@@ -164,6 +165,7 @@ class Assistant:
         passages = _merge(passages, _numbered(asked, passages, deeper))
         passages = _merge(passages, _whole_table(asked, passages, deeper))
         passages = _merge(passages, _homes(asked, passages, deeper))
+        passages = _merge(passages, _group_home(replace(asked, kinds=kinds), passages, deeper))
         for group in dict.fromkeys(group for _, group in kinds):  # "which provider...": search them
             kind = group.split(" > ")[-1]
             passages = _merge(passages, self.retriever.search_in(lexical, f"{kind}: {query}", 3))
@@ -326,7 +328,11 @@ def _numbered(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list
 def _whole_table(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list[ScoredChunk]:
     """For a list answered by table rows ("which roles get recommendations?"): the other rows
     of the first found row's table, from deeper in the ranking."""
-    rows = [p.chunk.section for p in found if p.chunk.kind == "table_row"]
+    rows = [  # a row found, or the sentence that announces the table ("The table below lists...")
+        p.chunk.section
+        for p in found
+        if p.chunk.kind == "table_row" or any(is_lead_in(u) for u, _ in p.units)
+    ]
     if not rows or asked.need != "list":
         return []
     return [p for p in deeper() if p.chunk.kind == "table_row" and p.chunk.section == rows[0]]
@@ -338,6 +344,15 @@ def _homes(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list[Sc
     if not asked.subjects:
         return []
     return _missing(found, deeper, lambda u: home(asked, u) == 1, most=2)
+
+
+def _group_home(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list[ScoredChunk]:
+    """For a list of a kind of thing with none named ("list the learning paths"): the kind's
+    own section, which names them all, from deeper in the ranking."""
+    if asked.need != "list" or not asked.kinds or asked.subjects:
+        return []
+    groups = {group for _, group in asked.kinds}
+    return _missing(found, deeper, lambda u: u.section in groups, most=1)
 
 
 def _missing(

@@ -90,21 +90,26 @@ class EntityLexicon:
         keys = {key for name, group, key in self.entities_by_group if (name, group) in named}
         return tuple(sorted(keys))
 
-    def kinds(self, text: str) -> tuple[tuple[str, str], ...]:
+    def kinds(self, text: str, listing: bool = False) -> tuple[tuple[str, str], ...]:
         """The kinds of named thing a text asks for, as `(term, group heading path)`:
         "which training provider..." asks for one of the providers, "how many tracks" for
         tracks. A kind counts when its word (the last of its group's heading) comes within
         two words after which, what, any or how many; after "who", or for a word that is not
         the heading's last, any telling word of the heading counts ("who trains people for
-        the SRE path?", "which training place...": the training providers).
+        the SRE path?", "which training place...": the training providers). A question
+        `listing` things asks for the kind it names anywhere ("list every track").
 
         >>> lexicon = EntityLexicon(["G > Training providers > Sreschool", "G > Paths > SRE path"])
         >>> lexicon.kinds("which provider covers cost"), lexicon.kinds("is it hard")
         ((('provid', 'G > Training providers'),), ())
         >>> lexicon.kinds("who trains people for it")
         (('train', 'G > Training providers'),)
+        >>> lexicon.kinds("learning paths list", listing=True)
+        (('path', 'G > Paths'),)
         """
         asked = {term for match in _KIND_ASKED.finditer(text) for term in terms(match.group(1))}
+        if listing:
+            asked |= {term for term in terms(text) if term in self.groups}
         found = [(term, group) for term in sorted(asked) for group in self.groups.get(term, [])]
         for term in sorted(asked):
             for group in self.headings.get(term, []):

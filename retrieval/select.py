@@ -175,6 +175,8 @@ def select(
     best = _preferred(best, scored, lambda u: gives_number(question, u))
     if question.need == "list":  # what X covers comes from X's own section
         best = _preferred(best, scored, lambda u: home(question, u) == 1)
+        if question.kinds and not question.subjects:  # "list the paths": the paths' own section
+            best = _preferred(best, scored, lambda u: u.section in _groups(question))
     # "which provider...": a provider, not the path it serves
     best = _preferred(best, scored, lambda u: of_kind(question, u))
     if question.need == "comparison" and (sides := _each_side(question, scored)):
@@ -192,6 +194,10 @@ def select(
     if with_number and not any(gives_number(question, c.unit) for c in chosen):
         chosen.append(with_number[0])  # the number asked for, however weak: answerability judges
     return _unique(chosen)
+
+
+def _groups(question: Question) -> set[str]:
+    return {group for _, group in question.kinds}
 
 
 def _preferred(
