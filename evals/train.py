@@ -33,6 +33,7 @@ from evals.dataset import Case, load_dataset
 from evals.metrics import fact_found
 from retrieval import Assistant
 from retrieval.answerability import ANSWER_FEATURES, answer_features
+from retrieval.guard import task_request
 from retrieval.injection import looks_like_injection
 from retrieval.scorer import WEIGHTS_FILE, Scorer
 from retrieval.select import UNIT_FEATURES, candidates, select
@@ -53,11 +54,11 @@ class Example:
 
 
 def collect(assistant: Assistant, cases: Sequence[Case]) -> list[Example]:
-    """Follow the assistant's path for each case up to the passages; injections are left
-    out (the guard refuses them before any search)."""
+    """Follow the assistant's path for each case up to the passages; injections and requests
+    for work are left out (the guard refuses them before any search)."""
     examples = []
     for case in cases:
-        if looks_like_injection(case.question):
+        if looks_like_injection(case.question) or task_request(case.question):
             continue
         turns = [Turn(t["role"], t["content"]) for t in case.history]
         found = assistant.retrieve(case.question, turns)

@@ -13,7 +13,7 @@ from cert_assistant.settings import Settings
 from ingest.units import Unit
 from retrieval.answer import Thresholds, compose_answer, refusal, small_talk_reply
 from retrieval.followup import EntityLexicon, is_dependent, standalone_query
-from retrieval.guard import check_history, check_question, small_talk
+from retrieval.guard import check_history, check_question, small_talk, task_request
 from retrieval.hybrid import HybridRetriever, Lexical, ScoredChunk
 from retrieval.injection import looks_like_injection
 from retrieval.lexical import TermWeights, stem, words_of
@@ -116,7 +116,7 @@ class Assistant:
         if kind := small_talk(question):  # "hello", "thanks!", "?": no search, no citation
             yield from _replay(replace(small_talk_reply(kind, self.examples()), query=question))
             return
-        if looks_like_injection(question):
+        if looks_like_injection(question) or task_request(question):
             answer = refusal([], base_url)
             yield from _replay(replace(answer, query=question))
             return

@@ -17,8 +17,9 @@ _COMPARING = re.compile(r"\b(diff\w*|compare\w*|vs\.?|versus|better|worse)\b", r
 _ORDINALS = {
     "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
     "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "seventh": 6, "7th": 6, "eighth": 7, "8th": 7,
-    "ninth": 8, "9th": 8, "last": -1, "that": 0, "this": 0,
+    "ninth": 8, "9th": 8, "last": -1, "that": None, "this": None,
 }  # fmt: skip
+_THAT = -100  # "that one": not a position but the thing the assistant just brought up
 _ORDINAL = re.compile(
     r"\b(?:the\s+)?(" + "|".join(_ORDINALS) + r")\s+(one|option|path|track|level|provider|role)\b",
     re.IGNORECASE,
@@ -79,7 +80,7 @@ class EntityLexicon:
                     self.headings.setdefault(term, []).append(path)
         for parent, names in groups.items():
             for name in sorted(names):
-                key = tuple(t for t in terms(_simplify(name)) if t not in _GENERIC)
+                key = _key(name)
                 if key:
                     self.entities.setdefault(name, (parent, key))
                     self.entities_by_group.append((name, parent, key))
@@ -167,11 +168,19 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
     last = previous[-1]
     answers = [t.content for t in history if t.role == "assistant"]
     named_in_answer = lexicon.mentions(answers[-1], exact_case=True) if answers else []
-    if (position := _ordinal(question)) is not None and named_in_answer:
-        # "the third one" / "that one": what the assistant just named, by position
-        groups = [g for _, g in named_in_answer]
-        group = max(set(groups), key=groups.count)
-        listed = [n for n, g in named_in_answer if g == group]
+    if (position := _ordinal(question)) is not None and answers:
+        # "the second one": what the assistant just listed, by position, however it wrote
+        # the names; "that one": the last thing it named that the learner had not
+        listed = named_in_answer
+        if position is not _THAT and len(listed) < 2:  # a list written in lower case
+            listed = lexicon.mentions(answers[-1]) or listed
+        groups = [g for _, g in listed]
+        group = max(set(groups), key=groups.count, default=None)
+        listed = [n for n, g in listed if g == group]
+        if position is _THAT:
+            asked = {n for n, _ in lexicon.mentions(last)}
+            listed = [n for n in listed if n not in asked][-1:] or listed[-1:]
+            position = 0
         if -len(listed) <= position < len(listed):
             return f"{question} ({_simplify(listed[position])})"
     if _AMONG.search(question) and named_in_answer:  # "which of those ...": all it listed
@@ -225,10 +234,24 @@ def _keys(
     return [e for e in lexicon.entities_by_group if (e[0], e[1]) in wanted]
 
 
+def _key(name: str) -> tuple[str, ...]:
+    """The terms that name a thing in a text: its own, without a generic word at either end
+    ("SRE path" -> ("sre",)); one inside stays ("Cross-track expansion")."""
+    key = list(terms(_simplify(name)))
+    while key and key[0] in _GENERIC:
+        key.pop(0)
+    while key and key[-1] in _GENERIC:
+        key.pop()
+    return tuple(key)
+
+
 def _ordinal(question: str) -> int | None:
     """Position a question points at in the last answer's list ("the third one" -> 2)."""
     match = _ORDINAL.search(question)
-    return _ORDINALS[match.group(1).lower()] if match else None
+    if not match:
+        return None
+    position = _ORDINALS[match.group(1).lower()]
+    return _THAT if position is None else position
 
 
 def _written_as(name: str, text: str) -> bool:

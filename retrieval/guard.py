@@ -1,5 +1,6 @@
 """Checks on what learners type: the limits of a question and its history, messages that ask
-nothing (greetings, thanks, a lone symbol), and prompt-injection attempts (`injection.py`)."""
+nothing (greetings, thanks, a lone symbol), requests for work rather than answers, and
+prompt-injection attempts (`injection.py`)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,26 @@ def small_talk(text: str) -> SmallTalk | None:
     if not any(c.isalnum() for c in text):
         return "nothing"
     return None
+
+
+_TASK = re.compile(  # an order to the assistant to produce something, not a question
+    r"^\W*(?:(?:hey|ok|so|pls|please)[\s,]+)*(?:(?:can|could|would|will)\s+(?:you|u)\s+"
+    r"(?:please\s+|pls\s+)?)?(?:write|generate|code|debug|draft|implement|translate)"
+    r"(?:\s+(?:me|us|for\s+me))?\s+(?:a|an|the|my|our|some|this|that|up)?\b",
+    re.IGNORECASE,
+)
+
+
+def task_request(text: str) -> bool:
+    """Whether a message asks the assistant to do a piece of work (write code, draft a
+    letter, debug a pipeline) rather than to answer about the course; it refuses those.
+
+    >>> task_request("write me a dvc.yaml pipeline"), task_request("can u debug my DAG")
+    (True, True)
+    >>> task_request("do they teach how to write pipelines?"), task_request("is code covered")
+    (False, False)
+    """
+    return _TASK.match(text) is not None
 
 
 def check_question(question: Any, max_chars: int) -> str:

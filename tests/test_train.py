@@ -17,6 +17,7 @@ from evals import train as training
 from evals.dataset import SPLITS, Case, load_dataset
 from retrieval import make_assistant
 from retrieval.answerability import ANSWER_FEATURES
+from retrieval.guard import task_request
 from retrieval.injection import looks_like_injection
 from retrieval.question import need_of
 from retrieval.scorer import WEIGHTS_FILE, Scorer, load_weights
@@ -40,6 +41,7 @@ def few_dev_cases() -> list[Case]:
         if c.refuse
         and not c.history
         and not looks_like_injection(c.question)
+        and not task_request(c.question)
         and need_of(c.question) not in ("count", "duration")
     ][:REFUSED]
     assert len(answerable) == ANSWERABLE and len(refused) == REFUSED
