@@ -276,7 +276,9 @@ class Vocabulary:
             mended = self._closest(lower)
         # A word no English word list knows is a typo of the corpus word one slip away
         # ("pahts", "levles", "vender"); a real word ("tough", "lapse") is left alone.
-        return mended or (self._slip(lower) if not everyday else None) or word
+        acronym = sum(c.isupper() for c in word) >= 2  # "DBAs", "CKA": a name, not a typo
+        slip = not everyday and not acronym and len(lower) >= 5
+        return mended or (self._slip(lower) if slip else None) or word
 
     @lru_cache(maxsize=4096)  # noqa: B019 - as above
     def _completed(self, word: str) -> str | None:
