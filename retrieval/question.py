@@ -139,7 +139,7 @@ def need_of(text: str, has_sides: bool = False) -> Need:
         return "count"
     if has_sides:
         return "comparison"
-    if _YES_NO.search(text) and not _WH.search(text.split()[0] if text.split() else ""):
+    if (aux := _YES_NO.search(text)) and not _WH.search(text[: aux.start(1)]):  # not "ok what does"
         return "yes_no"
     if _LIST.search(text):
         return "list"
