@@ -277,7 +277,7 @@ class Vocabulary:
         # A word no English word list knows is a typo of the corpus word one slip away
         # ("pahts", "levles", "vender"); a real word ("tough", "lapse") is left alone.
         acronym = sum(c.isupper() for c in word) >= 2  # "DBAs", "CKA": a name, not a typo
-        slip = not everyday and not acronym and len(lower) >= 5
+        slip = not everyday and not acronym
         return mended or (self._slip(lower) if slip else None) or word
 
     @lru_cache(maxsize=4096)  # noqa: B019 - as above
@@ -300,7 +300,8 @@ class Vocabulary:
         from rapidfuzz.distance import OSA
 
         slips = 2 if len(word) >= 8 else 1
-        for words, frequency in ((self._sorted, self._counts.get), (_english(), _rank().get)):
+        lists = [(self._sorted, self._counts.get), (_english(), _rank().get)]
+        for words, frequency in lists[: 1 if len(word) < 5 else 2]:  # "dbas" is not "das"
             found = [
                 (w, d)
                 for w, d, _ in process.extract(
