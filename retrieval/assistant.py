@@ -12,11 +12,11 @@ from typing import Any
 from cert_assistant.settings import Settings
 from ingest.units import Unit
 from retrieval.answer import Thresholds, compose_answer, refusal, small_talk_reply
-from retrieval.followup import EntityLexicon, is_dependent, standalone_query
+from retrieval.followup import EntityLexicon, is_dependent, is_generic, standalone_query
 from retrieval.guard import check_history, check_question, small_talk, task_request
 from retrieval.hybrid import HybridRetriever, Lexical, ScoredChunk
 from retrieval.injection import looks_like_injection
-from retrieval.lexical import TermWeights, stem, words_of
+from retrieval.lexical import TermWeights, stem, terms, words_of
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
 from retrieval.neighbours import Near
 from retrieval.question import Question, analyze, need_of, question_parts
@@ -53,6 +53,8 @@ class Retrieved:
         kinds: The kinds of named thing the query asks for (`EntityLexicon.kinds`).
         near: The nearest course terms of each word of the learner's own that the course
             never uses (`retrieval.neighbours`).
+        meant: The section of the one thing of the asked kind that serves what the query
+            names (`_serving`), if any.
     """
 
     query: str
@@ -62,13 +64,14 @@ class Retrieved:
     subjects: tuple[tuple[str, ...], ...] = ()
     kinds: tuple[tuple[str, str], ...] = ()
     near: Mapping[str, Near] = field(default_factory=dict)
+    meant: str | None = None
 
     def question(self) -> Question:
         """The analysed question."""
         asked = analyze(
             self.query, self.own, self.weights, subjects=self.subjects, kinds=self.kinds
         )
-        return replace(asked, near=self.near)
+        return replace(asked, near=self.near, meant=self.meant)
 
 
 class Assistant:
@@ -166,10 +169,12 @@ class Assistant:
         passages = _merge(passages, _whole_table(asked, passages, deeper))
         passages = _merge(passages, _homes(asked, passages, deeper))
         passages = _merge(passages, _group_home(replace(asked, kinds=kinds), passages, deeper))
+        if meant := _serving(lexical, lexicon, query, kinds):  # "which provider for SRE?"
+            passages = _merge([p for p in deeper() if p.chunk.section == meant], passages)
         for group in dict.fromkeys(group for _, group in kinds):  # "which provider...": search them
             kind = group.split(" > ")[-1]
             passages = _merge(passages, self.retriever.search_in(lexical, f"{kind}: {query}", 3))
-        return Retrieved(query, own, passages, lexical.weights, subjects, kinds, near)
+        return Retrieved(query, own, passages, lexical.weights, subjects, kinds, near, meant)
 
     def validate(
         self, question: Any, history: Iterable[Turn | Mapping[str, Any]] | None = None
@@ -250,15 +255,24 @@ class Assistant:
         checker: CitationChecker,
         streamed: list[str],
     ) -> Iterator[Event]:
-        """The LLM's answer, sentence by sentence as checked; `streamed` gets each one."""
+        """The LLM's answer, sentence by sentence as checked; `streamed` gets each one.
+
+        Closing this generator (a request given up on) cancels the model's call at once;
+        in the API, the call is given up after the request timeout in any case.
+        """
+        from retrieval.llm import stream_reply
+
         if passages:
             messages = answer_messages(query, passages)
-            pieces = (str(chunk.content) for chunk in self.llm.stream(messages))
-            for sentence in stream_sentences(pieces):
-                checked = checker.sentence(sentence)
-                if checked:
-                    streamed.append(checked)
-                    yield TextEvent(checked)
+            pieces = stream_reply(self.llm, messages, self.settings.request_timeout_seconds)
+            try:
+                for sentence in stream_sentences(pieces):
+                    checked = checker.sentence(sentence)
+                    if checked:
+                        streamed.append(checked)
+                        yield TextEvent(checked)
+            finally:
+                pieces.close()
         yield from self._finish_llm(query, passages, checker, streamed)
 
     def _finish_llm(
@@ -344,6 +358,40 @@ def _homes(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list[Sc
     if not asked.subjects:
         return []
     return _missing(found, deeper, lambda u: home(asked, u) == 1, most=2)
+
+
+def _serving(
+    lexical: Lexical, lexicon: EntityLexicon, query: str, kinds: tuple[tuple[str, str], ...]
+) -> str | None:
+    """For a kind of thing asked about another named thing ("which provider for the SRE
+    path?"): the section of the one of that kind whose text is closest in meaning to the
+    named thing's own section (Sreschool's reliability and observability, the SRE path's)."""
+    # a kind of its own ("provider"), not one the named thing is ("cross-track expansion" is
+    # no track) nor the course's generic words ("which certification...")
+    mentioned = lexicon.mentions(query)
+    groups = {
+        group
+        for term, group in kinds
+        if not is_generic(term) and not any(term in terms(name) for name, _ in mentioned)
+    }
+    named = [(n, g) for n, g in mentioned if g not in groups]
+    if not groups or not named:
+        return None
+    chunks = lexical.index.chunks
+
+    def under(path: str) -> list[str]:
+        return [c.id for c in chunks if c.section == path or c.section.startswith(f"{path} > ")]
+
+    homes = (lexical.units.centre(under(f"{group} > {name}")) for name, group in named)
+    about = next((centre for centre in homes if centre is not None), None)  # a row has none
+    scored = []
+    for name, group, _ in lexicon.entities_by_group if about is not None else ():
+        if (
+            group in groups
+            and (centre := lexical.units.centre(under(f"{group} > {name}"))) is not None
+        ):
+            scored.append((float(centre @ about), f"{group} > {name}"))
+    return max(scored)[1] if scored else None
 
 
 def _group_home(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list[ScoredChunk]:

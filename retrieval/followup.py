@@ -30,7 +30,9 @@ _ASKING_WORDS = re.compile(
     re.IGNORECASE,
 )
 _KIND_ASKED = re.compile(
-    r"\b(?:which|what|any|how\s+many|who)\s+((?:[\w-]+\s+){0,1}[\w-]+)", re.IGNORECASE
+    r"\b(?:which|what|any|how\s+many|who|(?:is|are)\s+there\s+(?:a|an|one))\s+"
+    r"((?:[\w-]+\s+){0,1}[\w-]+)",
+    re.IGNORECASE,
 )
 _GENERIC = {"level", "path", "track", "certif", "certifi", "cours", "program"}
 
@@ -215,6 +217,11 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
     if len(terms(question)) <= 2:  # too little to search on: borrow the last question's subject
         return f"{question} ({_subject(last)})"
     return question
+
+
+def is_generic(term: str) -> bool:
+    """Whether a term is one of the course's generic words ("level", "track", "certification")."""
+    return term in _GENERIC
 
 
 def is_dependent(question: str, lexicon: EntityLexicon) -> bool:

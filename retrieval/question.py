@@ -73,6 +73,8 @@ class Question:
         own_weighted: The same for the learner's own words in this turn.
         near: For each of the learner's own terms the course never uses, the nearest course
             terms in meaning with their similarity (`retrieval.neighbours`).
+        meant: The section of the one thing of the asked kind that serves what the question
+            names ("which provider for the SRE path?": the Sreschool section), if any.
     """
 
     text: str
@@ -86,6 +88,7 @@ class Question:
     weighted: tuple[WeightedTerm, ...] = ()
     own_weighted: tuple[WeightedTerm, ...] = ()
     near: Mapping[str, Near] = field(default_factory=dict)
+    meant: str | None = None
 
 
 def analyze(

@@ -177,8 +177,10 @@ def select(
         best = _preferred(best, scored, lambda u: home(question, u) == 1)
         if question.kinds and not question.subjects:  # "list the paths": the paths' own section
             best = _preferred(best, scored, lambda u: u.section in _groups(question))
-    # "which provider...": a provider, not the path it serves
+    # "which provider...": a provider, not the path it serves; the one that serves it if known
     best = _preferred(best, scored, lambda u: of_kind(question, u))
+    if meant := [c for c in scored if c.unit.section == question.meant]:
+        best = meant[0]  # found by what it serves, not by the words it shares with the question
     if question.need == "comparison" and (sides := _each_side(question, scored)):
         return sides
     chosen = [best]

@@ -36,6 +36,15 @@ class UnitIndex:
         norm = float(np.linalg.norm(query)) or 1.0
         return self._matrix @ (query / norm)
 
+    def centre(self, chunk_ids: Sequence[str]) -> np.ndarray | None:
+        """The mean direction of the units of some chunks (what a section is about), or None
+        when they have no units."""
+        rows = [r for chunk_id in chunk_ids for r in self.rows.get(chunk_id, [])]
+        if not rows:
+            return None
+        mean = self._matrix[rows].mean(axis=0)
+        return mean / (float(np.linalg.norm(mean)) or 1.0)
+
     def of_chunk(self, chunk_id: str, similarities: np.ndarray) -> tuple[tuple[Unit, float], ...]:
         """The units of one chunk, in order, with their similarities."""
         return tuple((self.units[r], float(similarities[r])) for r in self.rows.get(chunk_id, []))

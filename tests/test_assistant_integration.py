@@ -333,3 +333,18 @@ def test_the_course_words_are_embedded_once_and_kept_beside_the_index(real_index
     assert calls == []  # read from the cache, not embedded again
     for assistant in (first, again):
         assistant.retriever.store.client.close()
+
+
+@pytest.mark.parametrize(
+    ("question", "provider"),
+    [
+        ("which provider is best for the SRE path", "Sreschool"),
+        ("who offers training for the dataops path", "Dataopsschool"),
+        ("which provider for finops", "Finopsschool"),
+    ],
+)
+def test_a_kind_asked_for_a_named_thing_is_the_one_that_serves_it(assistant, question, provider):
+    answer = assistant.ask(question)
+
+    assert answer.answer.startswith(provider)
+    assert answer.citations[0].url.endswith(f"#{provider.lower()}")
