@@ -34,7 +34,8 @@ ingest: setup  ## index knowledge/ (embeds only what changed)
 
 app: setup  ## the Streamlit chat
 	@echo "Starting the chat at http://$(HOST):$(PORT)  (HOST=0.0.0.0 to serve other machines)"
-	$(BIN)/streamlit run app.py --server.headless true --server.address $(HOST) --server.port $(PORT)
+	$(BIN)/streamlit run app.py --server.headless true --server.address $(HOST) --server.port $(PORT) \
+	  --server.fileWatcherType none
 
 staff: setup  ## the staff dashboard, its own app behind a sign-in (see README)
 	$(BIN)/cert-assistant staff --host $(HOST) --port $(STAFF_PORT)

@@ -17,9 +17,11 @@ COMPACT_CSS = """
 </style>
 """
 
-st.set_page_config(page_title="Course assistant", page_icon=":material/school:")
+# An emoji icon is drawn in the page; a `:material/...` one is fetched from fonts.gstatic.com,
+# and the app loads nothing from outside hosts.
+st.set_page_config(page_title="Course assistant", page_icon="🎓")
 embedded = bool(st.context.is_embedded)
 if embedded:
     st.html(COMPACT_CSS)
-chat = st.Page("ui/chat.py", title="Ask the course", icon=":material/forum:", default=True)
+chat = st.Page("ui/chat.py", title="Ask the course", icon="🎓", default=True)
 st.navigation([chat], position="hidden").run()

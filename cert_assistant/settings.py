@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     )
     llm_api_key: str | None = Field(None, description="API key for the LLM endpoint, if any.")
 
+    # --- learner chat ------------------------------------------------------------------------
+    contact_url: str | None = Field(
+        None,
+        description="Where learners reach the course team (an http(s) URL or a mailto: address), "
+        'offered as "Ask the course team" when the course content does not answer; empty hides it.',
+    )
+
     # --- feedback ----------------------------------------------------------------------------
     feedback_db: Path | None = Field(
         None, description="SQLite file for feedback; empty means data_dir/feedback.sqlite3."
@@ -140,6 +147,12 @@ class Settings(BaseSettings):
     demo_dir: Path | None = Field(
         Path("demo"),
         description="Folder of the demo course page the API serves at /demo; empty turns it off.",
+    )
+    api_docs: bool = Field(
+        False,
+        description="Serve the interactive API docs (Swagger UI) at /docs. Off by default: that "
+        "page loads its script and styles from the cdn.jsdelivr.net CDN. /openapi.json is "
+        "always served.",
     )
 
     # --- staff dashboard (`cert-assistant staff`) -----------------------------------------
@@ -175,6 +188,26 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip().rstrip("/") for part in text.split(",") if part.strip()]
         return value
+
+    @field_validator("contact_url", mode="before")
+    @classmethod
+    def _contact_link(cls, value: Any) -> Any:
+        """An http(s) URL with a host or a mailto: address; empty means none."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if not text:
+            return None
+        parts = urlsplit(text)
+        web = parts.scheme in ("http", "https") and parts.netloc
+        mail = parts.scheme == "mailto" and "@" in parts.path
+        if not (web or mail) or any(c.isspace() or c in "<>\"'`" for c in text):
+            raise ValueError(
+                f"{text!r} is not a link learners can follow: give an http(s) URL such as "
+                "https://courses.example.com/contact or a mailto: address such as "
+                "mailto:team@example.com"
+            )
+        return text
 
     @field_validator("demo_dir", mode="before")
     @classmethod

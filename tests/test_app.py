@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,15 @@ pytestmark = pytest.mark.ui
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
 TIMEOUT = 180  # the first run loads the embedding model
+SITE = "https://courses.example.com/certified-mlops-architect"
+COPY = "cert_assistant.copy_button"  # the component of `ui/copy_button.py`
+# Every heading of the course, read from its files: what a suggested question may come from.
+HEADINGS = {
+    line.lstrip("#").strip()
+    for path in (ROOT / "knowledge").glob("*.md")
+    for line in path.read_text(encoding="utf-8").splitlines()
+    if line.startswith("#")
+}
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +72,22 @@ def texts(block) -> str:
     return "\n".join([m.value for m in block.markdown] + [c.value for c in block.caption])
 
 
+def copied(block) -> list[str]:
+    """What the "Copy" buttons of a block put on the clipboard, in order."""
+    buttons = [e for e in block.get("bidi_component") if e.proto.component_name == COPY]
+    return [json.loads(b.proto.json)["text"] for b in buttons]
+
+
+def follow_ups(block) -> list[str]:
+    """The questions offered to ask next in a block (the page, a message), as shown."""
+    return [b.label for b in block.button if b.key.startswith("follow-up-")]
+
+
+def unescape(markdown: str) -> str:
+    """Markdown with its backslash escapes undone: the text the learner reads."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def rows(db: Path) -> list[sqlite3.Row]:
     with sqlite3.connect(db) as conn:
         conn.row_factory = sqlite3.Row
@@ -95,7 +122,7 @@ def test_every_example_question_is_answered_with_sources(feedback_db: Path) -> N
         at.button(key=key).click().run()
         assert not at.exception
         user, assistant = at.chat_message
-        assert user.markdown[0].value == label
+        assert user.text[0].value == label
         assert "**Sources**" in texts(assistant), label
     assert len(rows(feedback_db)) == len(keys)
 
@@ -106,7 +133,7 @@ def test_a_question_gets_an_answer_with_sources_and_feedback(feedback_db: Path) 
     user, assistant = at.chat_message
     assert (user.name, assistant.name) == ("user", "assistant")
     shown = texts(assistant)
-    assert "30 to 90 days" in assistant.markdown[0].value and "[1]" in assistant.markdown[0].value
+    assert "30 to 90 days" in assistant.markdown[0].value
     assert "**Sources**" in shown
     assert "/faq#how-long-does-it-usually-take-to-get-certified)" in shown
     passage = assistant.expander[0]
@@ -123,7 +150,7 @@ def test_a_follow_up_is_answered_with_the_conversation(feedback_db: Path) -> Non
 
     assert len(at.chat_message) == 4
     follow_up = texts(at.chat_message[3])
-    assert "Searched the course for: *how long does it take? (Foundation level)*" in follow_up
+    assert "Searched the course for: *how long does it take? \\(Foundation level\\)*" in follow_up
     assert "**Sources**" in follow_up
     assert [r["conversation_id"] for r in rows(feedback_db)] == [
         at.session_state["conversation_id"]
@@ -139,6 +166,8 @@ def test_an_off_topic_question_is_refused_without_sources(feedback_db: Path) -> 
     assert "**Sources**" not in texts(assistant)
     assert not assistant.expander
     assert rows(feedback_db)[0]["refused"] == 1
+    assert not at.link_button  # no contact route configured: none offered
+    assert not follow_ups(at)  # nothing to follow up on
 
 
 def test_feedback_and_comment_land_in_the_sqlite_file(feedback_db: Path) -> None:
@@ -234,3 +263,100 @@ def test_missing_index_shows_how_to_build_it(
         assert not at.chat_input
     finally:
         st.cache_resource.clear()  # the next test builds the assistant on the real index
+
+
+# --- answers as people expect them (issue 10) ------------------------------------------------
+def test_answer_markers_link_to_the_cited_sections(feedback_db: Path) -> None:
+    at = ask(open_app(), "How long does it usually take to get certified?")
+
+    text = at.chat_message[1].markdown[0].value
+    faq = f"{SITE}/faq#how-long-does-it-usually-take-to-get-certified"
+    assert f"[\\[1\\]]({faq})" in text  # the marker [1] is a link to its section
+    assert not re.search(r"(?<!\\)\[\d+\](?!\()", text)  # no marker left unlinked
+
+    at.run()  # replayed from the conversation: still linked
+    assert at.chat_message[1].markdown[0].value == text
+
+
+def test_every_answer_has_a_copy_button_with_its_text(feedback_db: Path) -> None:
+    at = ask(open_app(), "Can the exam be taken online?")
+    ask(at, "What's the weather in Paris tomorrow?")
+
+    answer, refusal = at.session_state["messages"][1], at.session_state["messages"][3]
+    [first] = copied(at.chat_message[1])
+    assert first.startswith(answer["content"] + "\n\nSources:\n[1] ")
+    assert f"{SITE}/faq#can-the-exam-be-taken-online" in first
+    assert copied(at.chat_message[3]) == [refusal["content"]]  # a refusal: its text alone
+
+
+def test_follow_up_questions_come_from_the_course_and_ask_when_clicked(feedback_db: Path) -> None:
+    asked = "Can the exam be taken online?"
+    at = ask(open_app(), asked)
+
+    offered = [unescape(label) for label in follow_ups(at)]
+    assert 2 <= len(offered) <= 3
+    assert asked not in offered
+    assert all(q in HEADINGS for q in offered)  # cited a FAQ: its neighbours, FAQ questions
+    assert all(q.endswith("?") for q in offered)
+
+    at.button(key="follow-up-0").click().run()
+    assert not at.exception
+    assert len(at.chat_message) == 4
+    assert at.chat_message[2].text[0].value == offered[0]
+    assert "**Sources**" in texts(at.chat_message[3])
+    # New suggestions under the new answer, none left under the first one.
+    assert offered[0] not in [unescape(label) for label in follow_ups(at)]
+    assert follow_ups(at.chat_message[3]) and not follow_ups(at.chat_message[1])
+
+
+def test_follow_ups_of_a_section_put_faq_questions_first(feedback_db: Path) -> None:
+    at = ask(open_app(), "What is the Foundation level?")
+
+    offered = [unescape(label) for label in follow_ups(at)]
+    assert 2 <= len(offered) <= 3
+    faq = [q.endswith("?") for q in offered]
+    assert faq == sorted(faq, reverse=True) and faq[0]  # FAQ questions first
+    assert "Foundation level" in offered[0]  # a FAQ question that names the cited section
+    for question in offered[faq.count(True) :]:  # the others name a heading of the course
+        heading = re.fullmatch(r"Tell me about (.+?)(?: \((.+)\))?", question)
+        assert heading and heading[1].casefold() in {h.casefold() for h in HEADINGS}, question
+
+
+def test_a_refusal_offers_the_course_team_when_configured(
+    feedback_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ui.resources import load_settings
+
+    monkeypatch.setenv("CERT_ASSISTANT_CONTACT_URL", "mailto:course-team@example.com")
+    load_settings.clear()
+    at = ask(open_app(), "What's the weather in Paris tomorrow?")
+
+    [contact] = at.chat_message[1].link_button
+    assert (contact.proto.label, contact.proto.url) == (
+        "Ask the course team", "mailto:course-team@example.com",
+    )  # fmt: skip
+    ask(at, "Can the exam be taken online?")  # an answer needs no contact route
+    assert len(at.link_button) == 1
+
+
+def test_a_bad_contact_url_is_explained(feedback_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ui.resources import load_settings
+
+    monkeypatch.setenv("CERT_ASSISTANT_CONTACT_URL", "javascript:alert(1)")
+    load_settings.clear()
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+
+    assert not at.exception
+    assert "CERT_ASSISTANT_CONTACT_URL" in at.error[0].value
+    assert not at.chat_input
+
+
+def test_a_question_is_shown_as_text_not_markdown(feedback_db: Path) -> None:
+    question = "![](http://127.0.0.1:9/x.png) **Can** the exam be taken online?"
+    at = ask(open_app(), question)
+
+    user = at.chat_message[0]
+    assert user.text[0].value == question
+    assert not user.markdown
+    at.run()  # and so it stays when the conversation is replayed
+    assert at.chat_message[0].text[0].value == question

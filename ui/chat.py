@@ -1,4 +1,5 @@
-"""The learner's page: ask about the course, read the cited answer as it streams, rate it."""
+"""The learner's page: ask about the course, read the cited answer as it streams, copy it, rate
+it, and ask one of the follow-up questions it suggests."""
 
 from __future__ import annotations
 
@@ -12,9 +13,18 @@ from typing import Any
 import streamlit as st
 
 from cert_assistant.errors import CertAssistantError, IndexMissingError, QuestionError
-from cert_assistant.feedback import MAX_COMMENT_CHARS, FeedbackStore
+from cert_assistant.feedback import FeedbackStore
+from cert_assistant.settings import Settings
 from retrieval import Answer, Assistant, DoneEvent, Event, IndexInfo, TextEvent
 from ui.coverage import CoveredPage, assistant_contents
+from ui.followups import assistant_follow_ups
+from ui.messages import (
+    as_markdown,
+    queue_question,
+    render_answer_text,
+    render_assistant_message,
+    render_user_message,
+)
 from ui.resources import load_assistant, load_feedback_store, load_settings
 from ui.safe_markdown import escape, link
 
@@ -27,7 +37,6 @@ EXAMPLES = (
     "Which certifications are recommended for a Security Engineer?",
     "Can the exam be taken online?",
 )
-RATINGS = ("down", "up")  # st.feedback("thumbs") returns 0 for down, 1 for up
 SORRY = "Sorry, something went wrong while answering. Please try again in a moment."
 
 
@@ -36,27 +45,6 @@ def start_conversation() -> None:
     """Forget the conversation and start a new one under a fresh random id."""
     st.session_state.messages = []
     st.session_state.conversation_id = str(uuid.uuid4())
-
-
-def queue_question(question: str) -> None:
-    """Ask `question` on the next run (example buttons)."""
-    st.session_state.pending_question = question
-
-
-def save_feedback(store: FeedbackStore, interaction_id: str) -> None:
-    """Store the rating (and comment, if any) the learner gave one answer of this conversation."""
-    rating = st.session_state.get(f"rating-{interaction_id}")
-    if rating is None:  # rating cleared: keep the last one given
-        return
-    comment = st.session_state.get(f"comment-{interaction_id}")
-    try:
-        conversation = st.session_state.conversation_id
-        store.record_feedback(interaction_id, conversation, RATINGS[rating], comment)
-    except Exception:
-        log.exception("Saving feedback for interaction %s failed", interaction_id)
-        st.toast("Sorry, your feedback could not be saved.", icon=":material/error:")
-        return
-    st.toast("Thanks for the feedback!", icon=":material/thumb_up:")
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -86,75 +74,36 @@ def render_welcome(embedded: bool) -> None:
         st.button(question, key=f"example-{n}", on_click=queue_question, args=(question,))
 
 
-def render_assistant_message(message: dict[str, Any], store: FeedbackStore) -> None:
-    """The details under an answer: what was searched, sources or suggestions, feedback."""
-    answer = message["answer"]
-    if message.get("searched"):
-        st.caption(f":material/search: Searched the course for: *{_md(message['searched'])}*")
-    if answer["refused"]:
-        st.caption(":material/search_off: Not covered by the course content: no sources.")
-        if answer["suggestions"]:
-            links = [f"- {link(_path(s), s['url'])}" for s in answer["suggestions"]]
-            st.markdown("**Closest sections in the course:**\n" + "\n".join(links))
-    else:
-        render_sources(answer["citations"])
-    if message.get("interaction_id") is not None:
-        render_feedback(message["interaction_id"], store)
-
-
-def render_sources(citations: list[dict[str, Any]]) -> None:
-    """Each source: number, title and section linked to the course page, quoted passage."""
-    if not citations:
-        return
-    st.markdown("**Sources**")
-    for c in citations:
-        st.markdown(f"**[{c['n']}]** {link(_path(c), c['url'])}")
-        with st.expander(f"Quoted passage [{c['n']}]", expanded=False):
-            st.markdown("\n".join(f"> {_md(line)}" for line in c["text"].splitlines()))
-
-
-def render_feedback(interaction_id: str, store: FeedbackStore) -> None:
-    """Thumbs up/down, then an optional comment once a thumb is chosen."""
-    st.feedback(
-        "thumbs",
-        key=f"rating-{interaction_id}",
-        on_change=save_feedback,
-        args=(store, interaction_id),
-    )
-    if st.session_state.get(f"rating-{interaction_id}") is not None:
-        st.text_input(
-            "Comment",
-            key=f"comment-{interaction_id}",
-            placeholder="Anything to add? (optional, press Enter to send)",
-            max_chars=MAX_COMMENT_CHARS,
-            label_visibility="collapsed",
-            on_change=save_feedback,
-            args=(store, interaction_id),
-        )
-
-
 # --- asking ---------------------------------------------------------------------------------
-def ask(question: str, assistant: Assistant, store: FeedbackStore, max_turns: int) -> None:
+def ask(question: str, assistant: Assistant, store: FeedbackStore, settings: Settings) -> None:
     """Answer one question in the chat, streaming it, then log it for feedback.
 
-    A question the assistant rejects (empty, too long) leaves a message instead of a turn;
-    any other failure is logged with details and the learner sees a short apology.
+    The streamed text is replaced, once the answer is complete, by the same text with its
+    markers linked (the citations come after the text). A question the assistant rejects
+    (empty, too long) leaves a message instead of a turn; any other failure is logged with
+    details and the learner sees a short apology.
     """
     messages = st.session_state.messages
-    history = [{"role": m["role"], "content": m["content"]} for m in messages][-max_turns:]
+    turns = settings.max_history_turns
+    history = [{"role": m["role"], "content": m["content"]} for m in messages][-turns:]
     turn = st.empty()
     try:
         with turn.container():
             with st.chat_message("user"):
-                st.markdown(_md(question))
+                render_user_message(question)
             with st.chat_message("assistant"):
                 events = assistant.stream(question, history)
                 with st.spinner("Searching the course…"):
                     first = next(events)  # the question is checked before the first event
                 done: list[Answer] = []
-                st.write_stream(_texts(first, events, done))
-                message = _remember(question, done[0], store)
-                render_assistant_message(message, store)
+                text = st.empty()
+                with text.container():
+                    st.write_stream(_texts(first, events, done))
+                message = _remember(question, done[0], store, assistant)
+                with text.container():
+                    render_answer_text(message)
+                key = len(st.session_state.messages) - 1
+                render_assistant_message(message, key, store, settings.contact_url, latest=True)
     except QuestionError as error:
         turn.empty()
         st.warning(str(error), icon=":material/edit_note:")
@@ -168,13 +117,16 @@ def _texts(first: Event, events: Iterator[Event], done: list[Answer]) -> Iterato
     """The answer's text pieces for `st.write_stream`; the final answer lands in `done`."""
     for event in itertools.chain([first], events):
         if isinstance(event, TextEvent):
-            yield _md(event.text) + " "
+            yield as_markdown(event.text) + " "
         elif isinstance(event, DoneEvent):
             done.append(event.answer)
 
 
-def _remember(question: str, answer: Answer, store: FeedbackStore) -> dict[str, Any]:
-    """Add the turn to the conversation and log it; returns the assistant's message."""
+def _remember(
+    question: str, answer: Answer, store: FeedbackStore, assistant: Assistant
+) -> dict[str, Any]:
+    """Add the turn to the conversation, with the questions to suggest next, and log it;
+    returns the assistant's message."""
     payload = answer.to_json()
     try:
         interaction_id = store.log_answer(st.session_state.conversation_id, question, payload)
@@ -182,28 +134,31 @@ def _remember(question: str, answer: Answer, store: FeedbackStore) -> dict[str, 
         log.exception("Logging an answer to the feedback store failed")
         interaction_id = None
     searched = answer.query if answer.query and answer.query != question.strip() else None
+    asked = [m["content"] for m in st.session_state.messages if m["role"] == "user"]
     message = {
         "role": "assistant",
         "content": answer.answer,
         "answer": payload,
         "searched": searched,
         "interaction_id": interaction_id,
+        "follow_ups": _follow_ups(assistant, answer, [*asked, question.strip()]),
     }
     st.session_state.messages += [{"role": "user", "content": question.strip()}, message]
     return message
 
 
+def _follow_ups(assistant: Assistant, answer: Answer, asked: list[str]) -> list[str]:
+    """Questions to suggest after an answer; none after a refusal, or when they fail."""
+    if answer.refused or not answer.citations:
+        return []
+    try:
+        return assistant_follow_ups(assistant, [c.section for c in answer.citations], asked)
+    except Exception:  # an answer is still worth showing without suggestions
+        log.exception("Building follow-up questions failed")
+        return []
+
+
 # --- helpers --------------------------------------------------------------------------------
-def _md(text: str) -> str:
-    """Text shown as Markdown without `$` turning into maths."""
-    return text.replace("$", "\\$")
-
-
-def _path(place: dict[str, Any]) -> str:
-    """ "Title › Section › Subsection" for a citation or suggestion."""
-    return place["section"].replace(" > ", " › ") or place["title"]
-
-
 def _when(iso: str) -> str:
     """An ISO time as a day: "26 November 2026"."""
     try:
@@ -219,8 +174,10 @@ def _place(title: str, url: str | None) -> str:
 
 
 def open_assistant() -> tuple[Assistant, IndexInfo]:
-    """The assistant and what it knows; stops the page with instructions when it cannot work."""
+    """The assistant and what it knows; stops the page with instructions when it cannot work
+    (a bad setting included)."""
     try:
+        load_settings()  # a bad CERT_ASSISTANT_* value is explained below, not a traceback
         assistant = load_assistant()
         return assistant, assistant.info()
     except IndexMissingError as error:
@@ -240,8 +197,8 @@ def open_assistant() -> tuple[Assistant, IndexInfo]:
 
 
 # --- the page -------------------------------------------------------------------------------
-settings = load_settings()
 assistant, info = open_assistant()
+settings = load_settings()
 store = load_feedback_store()
 embedded = bool(st.context.is_embedded)
 if "messages" not in st.session_state:
@@ -261,11 +218,15 @@ if st.session_state.messages or question is not None:
 else:
     render_welcome(embedded)
 
-for message in st.session_state.messages:
+last = len(st.session_state.messages) - 1
+for n, message in enumerate(st.session_state.messages):
     with st.chat_message(message["role"]):
-        st.markdown(_md(message["content"]))
-        if message["role"] == "assistant":
-            render_assistant_message(message, store)
+        if message["role"] == "user":
+            render_user_message(message["content"])
+        else:
+            render_answer_text(message)
+            latest = n == last and question is None  # a new question replaces the suggestions
+            render_assistant_message(message, n, store, settings.contact_url, latest)
 
 if question is not None:
-    ask(question, assistant, store, settings.max_history_turns)
+    ask(question, assistant, store, settings)

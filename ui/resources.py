@@ -6,8 +6,9 @@ import contextlib
 from typing import TYPE_CHECKING
 
 import streamlit as st
+from pydantic import ValidationError
 
-from cert_assistant.errors import IndexMissingError
+from cert_assistant.errors import IndexMissingError, SettingsError
 from cert_assistant.feedback import FeedbackStore
 from cert_assistant.settings import Settings
 from cert_assistant.staff_access import SignInThrottle
@@ -18,8 +19,19 @@ if TYPE_CHECKING:
 
 @st.cache_resource(show_spinner=False)
 def load_settings() -> Settings:
-    """The settings, read from the environment once per process."""
-    return Settings()
+    """The settings, read from the environment once per process.
+
+    Raises:
+        SettingsError: A setting has a value it cannot take (not cached: read again).
+    """
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"CERT_ASSISTANT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise SettingsError(f"Invalid setting: {problems}") from error
 
 
 @st.cache_resource(show_spinner="Loading the course index and the embedding model…")
