@@ -6,6 +6,8 @@ Most tests run the real assistant over the session's real index (`real_index`); 
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import json
 import re
 import sqlite3
@@ -21,7 +23,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cert_assistant.api import create_app
-from cert_assistant.api.errors import INTERNAL_ERROR
+from cert_assistant.api.errors import INTERNAL_ERROR, error_response
+from cert_assistant.api.pages import SWAGGER_CDN
 from cert_assistant.feedback import FeedbackStore
 from cert_assistant.settings import Settings
 from retrieval import Answer, Assistant, DoneEvent, HybridRetriever, TextEvent
@@ -343,13 +346,19 @@ def test_healthz_and_chat_answer_503_without_an_index(
 
     health = client.get("/healthz")
     chat = client.post("/api/chat", json={"question": FAQ_QUESTION})
-    stream = sse_events(client.post("/api/chat/stream", json={"question": FAQ_QUESTION}).text)
+    stream = client.post("/api/chat/stream", json={"question": FAQ_QUESTION})
 
     assert health.status_code == 503
     assert health.json()["index_loaded"] is False
     assert "cert-assistant ingest" in health.json()["error"]
     assert chat.status_code == 503 and "cert-assistant ingest" in chat.json()["error"]
-    assert stream[-1][0] == "error" and stream[-1][1]["status"] == 503
+    # The stream is refused before it starts, with the same JSON error as the chat.
+    assert stream.status_code == 503
+    assert stream.headers["content-type"] == "application/json"
+    assert {k: v for k, v in stream.json().items() if k != "request_id"} == {
+        k: v for k, v in chat.json().items() if k != "request_id"
+    }
+    assert stream.json()["request_id"] == stream.headers["X-Request-ID"]
 
 
 def test_openapi_documents_every_endpoint(client: TestClient) -> None:
@@ -363,6 +372,43 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
     assert "32 lowercase hex" in feedback["422"]["description"]
 
 
+def test_openapi_states_the_limits_of_the_settings(make_client) -> None:
+    client = make_client(assistant=Canned(), max_question_chars=300, max_history_turns=4)
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    question = schemas["ChatRequest"]["properties"]["question"]
+    history = schemas["ChatRequest"]["properties"]["history"]
+
+    assert (question["minLength"], question["maxLength"], history["maxItems"]) == (1, 300, 4)
+    assert "pattern" in question["not"]  # a question of spaces only is refused too
+    assert schemas["FeedbackRequest"]["properties"]["comment"]["anyOf"][0]["maxLength"] == 2000
+
+
+def test_the_streams_errors_are_documented_as_they_are_sent(make_client) -> None:
+    client = make_client(assistant=BrokenAssistant())
+    stream = client.get("/openapi.json").json()["paths"]["/api/chat/stream"]["post"]
+    refused = client.post("/api/chat/stream", json={"question": "   "})
+    failed = sse_events(client.post("/api/chat/stream", json={"question": FAQ_QUESTION}).text)
+
+    error = {"$ref": "#/components/schemas/ErrorOut"}
+    for status in ("413", "422", "429", "500", "503", "504"):
+        assert stream["responses"][status]["content"] == {"application/json": {"schema": error}}
+    assert refused.status_code == 422 and refused.headers["content-type"] == "application/json"
+    events = stream["responses"]["200"]["content"]["text/event-stream"]["itemSchema"]["oneOf"]
+    documented = {
+        e["properties"]["event"]["const"]: e["properties"]["data"]["contentSchema"]["$ref"]
+        for e in events
+    }
+    assert documented == {
+        "text": "#/components/schemas/TextPayload",
+        "citations": "#/components/schemas/CitationsPayload",
+        "done": "#/components/schemas/ChatResponse",
+        "error": "#/components/schemas/StreamErrorOut",
+    }
+    sent = failed[-1]
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["StreamErrorOut"]
+    assert sent[0] == "error" and set(sent[1]) == set(schema["properties"])
+
+
 def test_widget_is_served_as_javascript_that_never_uses_inner_html(client: TestClient) -> None:
     response = client.get("/widget.js")
     assert response.status_code == 200
@@ -370,6 +416,81 @@ def test_widget_is_served_as_javascript_that_never_uses_inner_html(client: TestC
     source = response.text
     assert "attachShadow" in source and "customElements.define" in source
     assert "innerHTML" not in source and "insertAdjacentHTML" not in source
+
+
+def test_widget_head_answers_like_get_without_a_body(canned: TestClient) -> None:
+    get = canned.get("/widget.js")
+    head = canned.head("/widget.js")
+
+    assert head.status_code == 200 and head.content == b""
+    per_request = {"x-request-id"}
+    assert {k: v for k, v in head.headers.items() if k not in per_request} == {
+        k: v for k, v in get.headers.items() if k not in per_request
+    }
+    assert int(head.headers["content-length"]) == len(get.content) > 0
+
+
+def test_widget_is_cached_and_revalidated_by_its_etag(canned: TestClient) -> None:
+    first = canned.get("/widget.js")
+    etag = first.headers["etag"]
+
+    again = canned.get("/widget.js", headers={"If-None-Match": etag})
+    weak = canned.get("/widget.js", headers={"If-None-Match": f'"other", W/{etag}'})
+    changed = canned.get("/widget.js", headers={"If-None-Match": '"an-older-widget"'})
+
+    assert "max-age=" in first.headers["cache-control"] and re.fullmatch(r'"[0-9a-f]{32}"', etag)
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+    assert again.headers["cache-control"] == first.headers["cache-control"]
+    assert weak.status_code == 304
+    assert changed.status_code == 200 and changed.content == first.content
+
+
+def _policy(response: Any) -> dict[str, list[str]]:
+    """The Content-Security-Policy header as `{directive: sources}`."""
+    directives = [d.split() for d in response.headers["content-security-policy"].split(";")]
+    return {d[0]: d[1:] for d in directives if d}
+
+
+def test_demo_page_has_a_content_security_policy(canned: TestClient) -> None:
+    page = canned.get("/demo/faq")
+    policy = _policy(page)
+
+    assert policy["frame-ancestors"] == ["'none'"] and policy["default-src"] == ["'none'"]
+    assert policy["connect-src"] == ["'self'"]  # the widget talks to this API only
+    scripts = policy["script-src"]
+    assert "'unsafe-inline'" not in scripts and "'unsafe-eval'" not in scripts
+    assert scripts[0] == "'self'" and len(scripts) == 2  # the widget, and the page's one script
+    assert re.fullmatch(r"'sha256-[A-Za-z0-9+/]{43}='", scripts[1])
+    assert "http" not in page.headers["content-security-policy"]  # no other host
+
+
+def test_docs_are_off_by_default_and_nothing_loads_from_other_hosts(canned: TestClient) -> None:
+    for path in ("/docs", "/redoc"):
+        response = canned.get(path)
+        assert response.status_code == 404
+        assert SWAGGER_CDN not in response.text
+        assert _policy(response)["frame-ancestors"] == ["'none'"]
+        assert _policy(response)["default-src"] == ["'none'"]
+    assert canned.get("/openapi.json").status_code == 200  # the contract itself stays
+
+
+def test_docs_turned_on_load_only_what_their_policy_names(make_client) -> None:
+    docs = make_client(assistant=Canned(), api_docs=True).get("/docs")
+    policy = _policy(docs)
+    loaded = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+
+    assert docs.status_code == 200
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert policy["script-src"][0] == SWAGGER_CDN and policy["style-src"] == [SWAGGER_CDN]
+    assert loaded and all(url.startswith((f"{SWAGGER_CDN}/", "data:")) for url in loaded)
+
+
+def test_json_responses_carry_a_policy_that_loads_nothing(canned: TestClient) -> None:
+    for response in (canned.get("/healthz"), canned.post("/api/chat", json={})):
+        assert _policy(response)["default-src"] == ["'none'"]
+        assert _policy(response)["frame-ancestors"] == ["'none'"]
+        assert response.headers["x-content-type-options"] == "nosniff"
 
 
 def test_demo_page_is_served_under_demo(make_client: Callable[..., TestClient]) -> None:
@@ -483,6 +604,75 @@ def test_malformed_json_is_a_422_with_a_clear_message(client: TestClient) -> Non
     )
     assert response.status_code == 422
     assert response.json()["error"] == "The request body is not valid JSON."
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ('{"question": "Caf\xe9?"}'.encode("latin-1"), "not UTF-8"),
+        (b'{"question": "Why?", "x": ' + b"[" * 33 + b"]" * 33 + b"}", "more than 32 levels"),
+        (b"[" * 100_000 + b"]" * 100_000, "more than 32 levels"),  # was a RecursionError
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/chat", "/api/chat/stream", "/api/feedback"])
+def test_bodies_not_utf8_or_nested_too_deep_are_a_422(
+    make_client, caplog, path: str, body: bytes, words: str
+) -> None:
+    client = make_client(assistant=Canned(), max_body_bytes=256_000)
+
+    response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 422
+    assert words in response.json()["error"]
+    assert response.json()["request_id"] == response.headers["X-Request-ID"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_a_body_nested_32_levels_deep_is_read(canned: TestClient) -> None:
+    body = b'{"question": "Why?", "x": ' + b"[" * 31 + b"]" * 31 + b"}"  # 32 with the object
+    response = canned.post("/api/chat", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "field"),
+    [
+        ("/api/chat", {"question": "Why \ud800?"}, "question"),
+        ("/api/chat/stream", {"question": "\ud800"}, "question"),
+        (
+            "/api/chat",
+            {"question": "Why?", "history": [{"role": "user", "content": "\udfff"}]},
+            "history.0.content",
+        ),
+        (
+            "/api/feedback",
+            {
+                "interaction_id": "0" * 32,
+                "conversation_id": CONVERSATION,
+                "rating": "up",
+                "comment": "\ud800",
+            },
+            "comment",
+        ),
+    ],
+)
+def test_a_lone_surrogate_is_a_422_naming_the_field(
+    client: TestClient, caplog, path: str, payload: dict, field: str
+) -> None:
+    raw = json.dumps(payload).encode()  # escaped as JSON allows: "\\ud800"
+
+    response = client.post(path, content=raw, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 422
+    assert response.json()["field"] == field
+    assert "Unicode" in response.json()["error"] and "\\ud800" in response.json()["error"]
+    assert response.json()["request_id"] == response.headers["X-Request-ID"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # nor a traceback
+
+
+def test_an_error_message_quoting_a_lone_surrogate_can_still_be_sent() -> None:
+    response = error_response("rid-12345678", 422, "conversation_id: found `\ud800`")
+    assert json.loads(response.body)["error"] == "conversation_id: found `\\ud800`"
 
 
 def test_oversized_bodies_are_refused_before_reading(make_client) -> None:
@@ -639,3 +829,13 @@ def test_the_assistant_is_built_once_at_startup_and_rebuilt_after_a_failure(
         assert client.post("/api/chat", json={"question": FAQ_QUESTION}).status_code == 200
     assert client.get("/healthz").status_code == 200
     assert len(calls) == 3  # built once it could be, then shared
+
+
+# --- doctests -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["body", "headers", "limits", "openapi", "pages", "schemas"])
+def test_the_api_doctests_pass(name: str) -> None:
+    module = importlib.import_module(f"cert_assistant.api.{name}")
+    failed, attempted = doctest.testmod(module, verbose=False, report=True)
+    assert attempted > 0 and failed == 0

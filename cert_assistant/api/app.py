@@ -1,4 +1,4 @@
-"""The FastAPI app: wiring of routes, abuse limits, CORS and errors; and `serve` to run it."""
+"""The FastAPI app: routes, pages, abuse limits, CORS, headers and errors wired; `serve` runs it."""
 
 from __future__ import annotations
 
@@ -6,27 +6,24 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from cert_assistant.api import routes
 from cert_assistant.api.errors import (
     REQUEST_ID_HEADER,
     CatchAllMiddleware,
     RequestIdMiddleware,
-    error_response,
     install_error_handlers,
-    request_id,
 )
+from cert_assistant.api.headers import SecurityHeadersMiddleware
 from cert_assistant.api.limits import BodyLimitMiddleware, RateLimiter
+from cert_assistant.api.openapi import install_openapi
+from cert_assistant.api.pages import add_pages
 from cert_assistant.api.service import AssistantService
 from cert_assistant.settings import Settings
-
-WIDGET = Path(__file__).with_name("static") / "widget.js"
 
 DESCRIPTION = """Answers questions about the Certified MLOps Architect course, citing the
 course sections each answer comes from. Embed the chat widget on a course page with:
@@ -58,6 +55,8 @@ def create_app(settings: Settings, assistant: Any = None, feedback: Any = None) 
         version=_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by `add_pages` only when settings.api_docs asks for it
+        redoc_url=None,  # ReDoc loads its script and fonts from other hosts too
     )
     app.state.settings = settings
     app.state.service = service
@@ -67,9 +66,10 @@ def create_app(settings: Settings, assistant: Any = None, feedback: Any = None) 
     )
     install_error_handlers(app)
     app.include_router(routes.router)
-    _add_pages(app, settings)
-    # Added last = outermost. Request ids go on every response; CORS headers on every
-    # response from the app, errors included, so a browser can read them.
+    add_pages(app, settings)
+    install_openapi(app, settings)
+    # Added last = outermost. Request ids and security headers go on every response; CORS
+    # headers on every response from the app, errors included, so a browser can read them.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(
@@ -81,38 +81,8 @@ def create_app(settings: Settings, assistant: Any = None, feedback: Any = None) 
         max_age=600,
     )
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
-
-
-def _add_pages(app: FastAPI, settings: Settings) -> None:
-    """The widget script and, when configured, the demo course page."""
-
-    @app.get("/widget.js", include_in_schema=False)
-    async def widget() -> Response:
-        headers = {
-            "Cache-Control": "public, max-age=300",
-            "Cross-Origin-Resource-Policy": "cross-origin",  # course sites load it
-        }
-        return FileResponse(WIDGET, media_type="text/javascript; charset=utf-8", headers=headers)
-
-    def demo_page(request: Request) -> Response:
-        page = settings.demo_dir / "index.html" if settings.demo_dir else None
-        if page is None or not page.is_file():
-            return error_response(request_id(request), 404, "The demo page is turned off.")
-        return FileResponse(page, media_type="text/html; charset=utf-8")
-
-    @app.get("/demo", include_in_schema=False)
-    async def demo_root() -> Response:
-        return RedirectResponse("/demo/")  # so the page's relative links stay under /demo/
-
-    @app.get("/demo/", include_in_schema=False)
-    async def demo(request: Request) -> Response:
-        return demo_page(request)
-
-    @app.get("/demo/{page}", include_in_schema=False)
-    async def demo_subpage(request: Request, page: str) -> Response:
-        """Every page of the demo site is the same file, so citation links land somewhere."""
-        return demo_page(request)
 
 
 def _version() -> str:

@@ -19,6 +19,7 @@ log = logging.getLogger("cert_assistant.api")
 REQUEST_ID_HEADER = "X-Request-ID"
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 INTERNAL_ERROR = "Something went wrong on our side. Please try again later."
+MISSING_BODY = "The request has no body; send a JSON object with Content-Type: application/json."
 
 
 class APIError(Exception):
@@ -59,7 +60,12 @@ def error_response(
     field: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """The one error body: `{"error", "request_id", "field"?}`."""
+    """The one error body: `{"error", "request_id", "field"?}`.
+
+    A lone surrogate a validation message quotes from the request is written as its escape,
+    so the body can always be encoded.
+    """
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     body: dict[str, Any] = {"error": message, "request_id": rid}
     if field is not None:
         body["field"] = field
@@ -86,9 +92,7 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers[REQUEST_ID_HEADER] = rid
-                headers.setdefault("X-Content-Type-Options", "nosniff")
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = rid
             await send(message)
 
         await self.app(scope, receive, send_with_id)
@@ -143,6 +147,8 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     first = problems[0] if problems else {}
     if first.get("type") == "json_invalid":
         return error_response(request_id(request), 422, "The request body is not valid JSON.")
+    if first.get("type") == "missing" and tuple(first.get("loc", ())) == ("body",):
+        return error_response(request_id(request), 422, MISSING_BODY)
     field = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or None
     message = first.get("msg", "The request is not valid.")
     if field:

@@ -100,9 +100,16 @@ def check_chat(chat: ChatRequest, settings: Settings) -> ChatRequest:
     The checks are the assistant's own (`retrieval.guard`), made before a response (or a
     stream) is started.
 
+    The question's length is counted as sent, spaces around it included, as the OpenAPI
+    document's `maxLength` says.
+
     Raises:
         APIError: 413 for a question or history over its limit, 422 for an empty question.
     """
+    limit = settings.max_question_chars
+    if len(chat.question) > limit:
+        message = f"The question is {len(chat.question)} characters long; the limit is {limit}."
+        raise APIError(413, f"{message} Please shorten it.", field="question")
     try:
         question = check_question(chat.question, settings.max_question_chars)
         check_history(chat.history, settings.max_history_turns, settings.max_question_chars)

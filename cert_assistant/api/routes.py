@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from cert_assistant.api.body import MAX_DEPTH, StrictJSONRoute
 from cert_assistant.api.errors import INTERNAL_ERROR, APIError, log, request_id
 from cert_assistant.api.limits import RateLimiter, check_chat
+from cert_assistant.api.openapi import ERROR_SCHEMA
 from cert_assistant.api.schemas import (
     ChatRequest,
     ChatResponse,
@@ -21,17 +24,27 @@ from cert_assistant.api.schemas import (
 )
 from cert_assistant.api.service import AssistantService
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJSONRoute)
 
+_ERROR_DESCRIPTIONS = {
+    413: "Question, history or body too large (`field` names which).",
+    422: "Malformed JSON (also: not UTF-8, or arrays and objects nested more than "
+    f"{MAX_DEPTH} levels), wrong types, text with a lone surrogate, or an empty question "
+    "(`field` names which).",
+    429: "Rate limit reached; see `Retry-After`.",
+    500: "An unexpected failure; the `request_id` finds it in the server log.",
+    503: "No index, or the store cannot be reached.",
+    504: "The answer took longer than the request timeout.",
+}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": description}
-    for status, description in {
-        413: "Question, history or body too large (`field` names which).",
-        422: "Malformed JSON, wrong types or an empty question.",
-        429: "Rate limit reached; see `Retry-After`.",
-        503: "No index, or the store cannot be reached.",
-        504: "The answer took longer than the request timeout.",
-    }.items()
+    for status, description in _ERROR_DESCRIPTIONS.items()
+}
+# The stream's errors before its first event are plain JSON like every other error; FastAPI
+# would list a `model` under the route's own media type, text/event-stream.
+_STREAM_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": {"application/json": ERROR_SCHEMA}}
+    for status, description in _ERROR_DESCRIPTIONS.items()
 }
 
 
@@ -58,11 +71,6 @@ def _checked(chat: ChatRequest, request: Request) -> ChatRequest:
     return check_chat(chat, request.app.state.settings)
 
 
-async def _ready(request: Request) -> None:
-    """503 before a stream starts, rather than an error event inside it."""
-    await _service(request).assistant()
-
-
 Chat = Annotated[ChatRequest, Depends(_checked)]
 
 
@@ -72,6 +80,19 @@ def _history(chat: ChatRequest) -> list[dict[str, str]]:
 
 def _conversation(chat: ChatRequest) -> str | None:
     return str(chat.conversation_id) if chat.conversation_id else None
+
+
+async def _opened(chat: Chat, request: Request) -> AsyncGenerator[tuple[str, dict[str, Any]]]:
+    """The answer stream with its first event computed, before the response starts.
+
+    So a stream that cannot start (no index, store down, past the deadline) is a plain JSON
+    error with its status, as `POST /api/chat` gives, rather than an error event.
+    """
+    service = _service(request)
+    return await service.open_stream(chat.question, _history(chat), _conversation(chat))
+
+
+Opened = Annotated[AsyncGenerator[tuple[str, dict[str, Any]]], Depends(_opened)]
 
 
 @router.post(
@@ -91,25 +112,26 @@ async def chat(chat: Chat, request: Request) -> dict[str, Any]:
 @router.post(
     "/api/chat/stream",
     response_class=EventSourceResponse,
-    responses=_ERRORS,
-    dependencies=[Depends(_limit_chat), Depends(_ready)],
+    responses=_STREAM_ERRORS,
+    dependencies=[Depends(_limit_chat)],
     summary="Answer a question as Server-Sent Events",
 )
-async def chat_stream(chat: Chat, request: Request) -> AsyncIterable[ServerSentEvent]:
+async def chat_stream(events: Opened, request: Request) -> AsyncIterable[ServerSentEvent]:
     """The answer as it is written.
 
     Events, in order: `text` (`{"text"}`, once per sentence; joined with spaces they make the
     answer), `citations` (`{"citations", "suggestions", "refused"}`), `done` (the same JSON
-    as `POST /api/chat`). On failure an `error` event (`{"error", "request_id", "status"}`)
-    ends the stream instead.
+    as `POST /api/chat`). An error before the first event is a JSON error response with its
+    status, as for `POST /api/chat`; one after it ends the stream with an `error` event
+    (`{"error", "request_id", "status"}`).
     """
     rid = request_id(request)
-    events = _service(request).stream(chat.question, _history(chat), _conversation(chat))
     try:
-        async for name, data in events:
-            if name == "done":
-                data = {**data, "request_id": rid}
-            yield ServerSentEvent(event=name, data=data)
+        async with contextlib.aclosing(events):  # a client that leaves ends the answer
+            async for name, data in events:
+                if name == "done":
+                    data = {**data, "request_id": rid}
+                yield ServerSentEvent(event=name, data=data)
     except APIError as error:
         yield ServerSentEvent(
             event="error", data={"error": error.message, "request_id": rid, "status": error.status}

@@ -5,29 +5,57 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 InteractionId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 """An answer's id in the feedback log: 32 random lowercase hex digits, never a counter."""
+
+
+def unicode_text(value: str) -> str:
+    """`value` if it is Unicode text, else a validation error (a 422 naming the field).
+
+    JSON's `"\\ud800"` decodes to a lone surrogate, which no UTF-8 log, database or
+    response can hold; it is refused here, before anything tries to.
+
+    >>> unicode_text("café ☕")
+    'café ☕'
+    >>> unicode_text("\\ud800")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    PydanticCustomError: must be Unicode text
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError(
+            "unicode_text", "must be Unicode text, and a lone surrogate such as \\ud800 is not"
+        ) from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(unicode_text)]
+"""A string a person wrote: any Unicode text, never a lone surrogate."""
 
 
 class TurnIn(BaseModel):
     """One earlier message of the conversation."""
 
     role: Literal["user", "assistant"] = Field(description="Who wrote the message.")
-    content: str = Field(description="What was written.")
+    content: Text = Field(description="What was written.")
 
 
 class ChatRequest(BaseModel):
     """A learner's question, with the conversation so far for follow-ups."""
 
-    question: str = Field(
-        description="The question; at most CERT_ASSISTANT_MAX_QUESTION_CHARS characters.",
+    question: Text = Field(
+        description="The question: some text that is not only spaces, at most "
+        "CERT_ASSISTANT_MAX_QUESTION_CHARS characters (413 beyond).",
         examples=["What are the common mistakes at the Foundation level?"],
     )
     history: list[TurnIn] = Field(
         default_factory=list,
-        description="Earlier turns, oldest first; at most CERT_ASSISTANT_MAX_HISTORY_TURNS.",
+        description="Earlier turns, oldest first; at most CERT_ASSISTANT_MAX_HISTORY_TURNS "
+        "(413 beyond).",
     )
     conversation_id: UUID | None = Field(
         None,
@@ -71,12 +99,26 @@ class ChatResponse(BaseModel):
     request_id: str
 
 
+class TextPayload(BaseModel):
+    """Data of a `text` stream event: the next sentence of the answer."""
+
+    text: str
+
+
 class CitationsPayload(BaseModel):
     """Data of the `citations` stream event."""
 
     citations: list[CitationOut]
     suggestions: list[SuggestionOut]
     refused: bool
+
+
+class StreamErrorOut(BaseModel):
+    """Data of the `error` event that ends a stream which failed after it started."""
+
+    error: str
+    request_id: str
+    status: int = Field(description="The HTTP status the error would have had: 500, 503 or 504.")
 
 
 class FeedbackRequest(BaseModel):
@@ -91,7 +133,7 @@ class FeedbackRequest(BaseModel):
         "asked may rate it.",
     )
     rating: Literal["up", "down"]
-    comment: str | None = Field(None, max_length=2000, description="What was good or wrong.")
+    comment: Text | None = Field(None, max_length=2000, description="What was good or wrong.")
 
 
 class FeedbackResponse(BaseModel):

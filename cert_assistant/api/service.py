@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 import anyio
@@ -107,14 +108,29 @@ class AssistantService:
         assistant = await self.assistant()
         events = assistant.stream(question, history)
         deadline = anyio.current_time() + self.settings.request_timeout_seconds
-        while (event := await self._next(events, deadline)) is not None:
-            if isinstance(event, TextEvent):
-                yield "text", {"text": event.text}
-            elif isinstance(event, CitationsEvent):
-                yield "citations", _citations(event)
-            elif isinstance(event, DoneEvent):
-                answer = event.answer.to_json()
-                yield "done", await self._logged(question, answer, conversation_id)
+        try:
+            while (event := await self._next(events, deadline)) is not None:
+                if isinstance(event, TextEvent):
+                    yield "text", {"text": event.text}
+                elif isinstance(event, CitationsEvent):
+                    yield "citations", _citations(event)
+                elif isinstance(event, DoneEvent):
+                    answer = event.answer.to_json()
+                    yield "done", await self._logged(question, answer, conversation_id)
+        finally:  # the client left or the deadline passed: end the LLM call it may hold
+            _close(events)
+
+    async def open_stream(
+        self, question: str, history: list[dict[str, str]], conversation_id: str | None
+    ) -> AsyncGenerator[tuple[str, dict[str, Any]]]:
+        """`stream`, started: its first event is computed before this returns.
+
+        Raises:
+            APIError: What `answer` raises, when the stream fails before its first event.
+        """
+        events = self.stream(question, history, conversation_id)
+        first = await anext(events, None)
+        return _after(first, events)
 
     async def _next(self, events: Iterator[T], deadline: float) -> T | None:
         """The next event, computed in a worker thread; None at the end.
@@ -199,6 +215,26 @@ class AssistantService:
             log.exception("could not log the answer for feedback")
             interaction_id = None
         return {**answer, "interaction_id": interaction_id, "conversation_id": conversation_id}
+
+
+async def _after(first: T | None, rest: AsyncGenerator[T]) -> AsyncGenerator[T]:
+    try:
+        if first is not None:
+            yield first
+        async for item in rest:
+            yield item
+    finally:  # closed early (the client left): close the stream now, not when collected
+        await rest.aclose()
+
+
+def _close(events: Iterator[Any]) -> None:
+    """Close an answer generator now, which cancels the LLM call it may hold open.
+
+    One still running in a worker thread that was given up on is cancelled there.
+    """
+    if inspect.isgenerator(events):
+        with contextlib.suppress(ValueError):  # "generator already executing"
+            events.close()
 
 
 def _warm_up(assistant: Any) -> None:
