@@ -260,7 +260,7 @@ class Assistant:
         Closing this generator (a request given up on) cancels the model's call at once;
         in the API, the call is given up after the request timeout in any case.
         """
-        from retrieval.llm import stream_reply
+        from retrieval.llm_calls import stream_reply
 
         if passages:
             messages = answer_messages(query, passages)
