@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from cert_assistant.errors import CertAssistantError, SettingsError
-from cert_assistant.settings import Settings
+from cert_assistant.errors import CertAssistantError
+from cert_assistant.settings import Settings, read_settings
 
 RETRIEVERS = ("hybrid", "dense", "bm25")  # evals.RETRIEVERS; evals is imported only by `eval`
 SPLITS = ("dev", "test")  # evals.SPLITS
@@ -54,16 +54,7 @@ def _drop_stdout() -> None:
 
 def load_settings() -> Settings:
     """Settings from the environment, with a bad value reported as a `SettingsError`."""
-    from pydantic import ValidationError
-
-    try:
-        return Settings()
-    except ValidationError as error:
-        problems = "; ".join(
-            f"CERT_ASSISTANT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-            for e in error.errors()
-        )
-        raise SettingsError(f"Invalid setting: {problems}") from error
+    return read_settings()
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from cert_assistant.errors import SettingsError
 
 
 class Settings(BaseSettings):
@@ -239,3 +241,16 @@ class Settings(BaseSettings):
             return list(self.allowed_origins)
         parts = urlsplit(self.site_base_url)
         return [f"{parts.scheme}://{parts.netloc}"] if parts.scheme and parts.netloc else []
+
+
+def read_settings() -> Settings:
+    """Settings from the environment, with a bad value reported as a `SettingsError` that
+    names each variable and what is wrong with it."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"CERT_ASSISTANT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise SettingsError(f"Invalid setting: {problems}") from error

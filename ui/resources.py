@@ -6,11 +6,10 @@ import contextlib
 from typing import TYPE_CHECKING
 
 import streamlit as st
-from pydantic import ValidationError
 
-from cert_assistant.errors import IndexMissingError, SettingsError
+from cert_assistant.errors import IndexMissingError
 from cert_assistant.feedback import FeedbackStore
-from cert_assistant.settings import Settings
+from cert_assistant.settings import Settings, read_settings
 from cert_assistant.staff_access import SignInThrottle
 
 if TYPE_CHECKING:
@@ -24,14 +23,7 @@ def load_settings() -> Settings:
     Raises:
         SettingsError: A setting has a value it cannot take (not cached: read again).
     """
-    try:
-        return Settings()
-    except ValidationError as error:
-        problems = "; ".join(
-            f"CERT_ASSISTANT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-            for e in error.errors()
-        )
-        raise SettingsError(f"Invalid setting: {problems}") from error
+    return read_settings()
 
 
 @st.cache_resource(show_spinner="Loading the course index and the embedding model…")
