@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from cert_assistant.errors import CertAssistantError
-from cert_assistant.settings import Settings, read_settings
+from cert_core.errors import CertAssistantError
+from cert_core.settings import Settings, read_settings
 
 RETRIEVERS = ("hybrid", "dense", "bm25")  # evals.RETRIEVERS; evals is imported only by `eval`
 SPLITS = ("dev", "test")  # evals.SPLITS
@@ -255,7 +255,7 @@ def _mb(size: int) -> str:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from cert_assistant.errors import QuestionError
+    from cert_core.errors import QuestionError
 
     if (args.question is None) == (args.batch is None):
         raise QuestionError("Give either a QUESTION or --batch FILE.jsonl.")
@@ -274,7 +274,7 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def _ask_batch(assistant: Any, path: Path, as_json: bool) -> int:
     """One result line per input line; a bad line gets an error object, the rest go on."""
-    from cert_assistant.errors import QuestionError
+    from cert_core.errors import QuestionError
 
     try:
         lines = path.read_text(encoding="utf-8").splitlines()

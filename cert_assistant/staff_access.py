@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from cert_assistant.errors import CertAssistantError
-from cert_assistant.settings import Settings
+from cert_core.errors import CertAssistantError
+from cert_core.settings import Settings
 
 MIN_PASSWORD_CHARS = 12
 SECRETS_FILE = ".streamlit/secrets.toml"

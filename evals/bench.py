@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cert_assistant.settings import Settings
+from cert_core.settings import Settings
 from evals.dataset import SPLITS
 
 DATASET = SPLITS["dev"]

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cert_assistant.errors import CertAssistantError
+from cert_core.errors import CertAssistantError
 from evals.metrics import QUALITY_METRICS
 from evals.tables import format_value, text_table
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cert_assistant.errors import CertAssistantError
+from cert_core.errors import CertAssistantError
 
 HERE = Path(__file__).resolve().parent
 # dev: to tune and train on. test: frozen, never used for tuning, only to measure.

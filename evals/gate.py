@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from cert_assistant.errors import CertAssistantError
+from cert_core.errors import CertAssistantError
 from evals.dataset import SPLITS
 from evals.metrics import QUALITY_METRICS
 

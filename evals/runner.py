@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cert_assistant.errors import QuestionError
+from cert_core.errors import QuestionError
 from evals.dataset import Case, DatasetError, Split
 from evals.metrics import (
     check_citations,

@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cert_assistant.errors import CertAssistantError
-from cert_assistant.settings import Settings
+from cert_core.errors import CertAssistantError
+from cert_core.settings import Settings
 from evals.dataset import Case, load_dataset
 from evals.metrics import fact_found
 from retrieval import Assistant

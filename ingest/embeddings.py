@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 
-from cert_assistant.errors import EmbeddingModelError
+from cert_core.errors import EmbeddingModelError
 
 if TYPE_CHECKING:
-    from cert_assistant.settings import Settings
+    from cert_core.settings import Settings
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 

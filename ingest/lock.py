@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cert_assistant.errors import CertAssistantError
+from cert_core.errors import CertAssistantError
 from ingest.store import ChunkStore
 
 logger = logging.getLogger(__name__)

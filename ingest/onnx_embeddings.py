@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 
-from cert_assistant.errors import EmbeddingModelError
+from cert_core.errors import EmbeddingModelError
 from ingest.embeddings import SentenceTransformerEmbedder, make_embedder, model_id, resolve_model
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from cert_assistant.settings import Settings
+    from cert_core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -23,13 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cert_assistant.errors import CertAssistantError, IndexMissingError, StoreUnavailableError
+from cert_core.errors import CertAssistantError, IndexMissingError, StoreUnavailableError
 from ingest.chroma_files import compact_database, remove_unowned_folders
 from ingest.documents import Chunk
 from ingest.units import Unit
 
 if TYPE_CHECKING:
-    from cert_assistant.settings import Settings
+    from cert_core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

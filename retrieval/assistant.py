@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cert_assistant.settings import Settings
+from cert_core.settings import Settings
 from ingest.units import Unit
 from retrieval.answer import Thresholds, compose_answer, refusal, small_talk_reply
 from retrieval.followup import EntityLexicon, is_dependent, is_generic, standalone_query

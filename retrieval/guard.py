@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from cert_assistant.errors import QuestionError
+from cert_core.errors import QuestionError
 from retrieval.types import Turn
 
 _SMALL_TALK = {

@@ -16,7 +16,7 @@ from retrieval.llm_calls import invoke
 from retrieval.types import Citation, Turn
 
 if TYPE_CHECKING:
-    from cert_assistant.settings import Settings
+    from cert_core.settings import Settings
 
 NOT_COVERED = "NOT_COVERED"
 

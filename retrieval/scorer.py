@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from cert_assistant.errors import CertAssistantError
+from cert_core.errors import CertAssistantError
 
 WEIGHTS_FILE = Path(__file__).resolve().with_name("weights.json")
 

@@ -305,7 +305,7 @@ def real_index(
 
     Point `Settings(data_dir=...)` or `CERT_ASSISTANT_DATA_DIR` at it; tests must not write to it.
     """
-    from cert_assistant.settings import Settings
+    from cert_core.settings import Settings
     from ingest import ensure_onnx, ingest, make_store, model_id
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("real-index"), knowledge_dir=KNOWLEDGE_DIR)

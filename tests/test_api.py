@@ -26,7 +26,7 @@ from cert_assistant.api import create_app
 from cert_assistant.api.errors import INTERNAL_ERROR, error_response
 from cert_assistant.api.pages import SWAGGER_CDN
 from cert_assistant.feedback import FeedbackStore
-from cert_assistant.settings import Settings
+from cert_core.settings import Settings
 from retrieval import Answer, Assistant, DoneEvent, HybridRetriever, TextEvent
 
 pytestmark = pytest.mark.integration
@@ -810,7 +810,7 @@ def test_the_assistant_is_built_once_at_startup_and_rebuilt_after_a_failure(
     make_client, real_assistant, monkeypatch
 ) -> None:
     import retrieval
-    from cert_assistant.errors import StoreUnavailableError
+    from cert_core.errors import StoreUnavailableError
 
     calls: list[int] = []
 

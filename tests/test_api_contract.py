@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
 from cert_assistant.api import create_app
-from cert_assistant.settings import Settings
+from cert_core.settings import Settings
 from ingest import ChunkStore
 from retrieval import Assistant, HybridRetriever
 

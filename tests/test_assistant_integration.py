@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cert_assistant.settings import Settings
+from cert_core.settings import Settings
 from retrieval import Assistant, make_assistant
 
 pytestmark = pytest.mark.integration

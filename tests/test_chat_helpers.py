@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from cert_assistant.settings import Settings
+from cert_core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

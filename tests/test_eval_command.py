@@ -14,7 +14,7 @@ import pytest
 
 import retrieval
 from cert_assistant.cli import main
-from cert_assistant.settings import Settings
+from cert_core.settings import Settings
 from evals import HEADLINE_METRICS, METRICS
 from ingest import ChunkStore, ingest, make_store, model_id
 from retrieval import Assistant, HybridRetriever

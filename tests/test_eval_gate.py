@@ -13,7 +13,7 @@ import pytest
 
 import retrieval
 from cert_assistant.cli import main
-from cert_assistant.settings import Settings
+from cert_core.settings import Settings
 from evals import (
     DEFAULT_THRESHOLDS,
     QUALITY_METRICS,

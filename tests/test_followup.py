@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cert_assistant.errors import QuestionError
-from cert_assistant.settings import Settings
+from cert_core.errors import QuestionError
+from cert_core.settings import Settings
 from ingest import ChunkStore
 from retrieval import Assistant, HybridRetriever, Turn
 from retrieval.followup import EntityLexicon, is_dependent, standalone_query

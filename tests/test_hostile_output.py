@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from cert_assistant.api import create_app
 from cert_assistant.feedback import FeedbackStore
-from cert_assistant.settings import Settings
+from cert_core.settings import Settings
 from ingest import ingest
 from retrieval import Assistant, HybridRetriever, IndexInfo
 

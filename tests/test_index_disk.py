@@ -19,7 +19,7 @@ import pytest
 from filelock import FileLock
 
 import ingest.onnx_embeddings as onnx_embeddings
-from cert_assistant.settings import Settings
+from cert_core.settings import Settings
 from ingest import ensure_onnx, ingest, make_store
 from ingest.chroma_files import folder_bytes
 from ingest.onnx_embeddings import onnx_folder, remove_unfinished_exports
@@ -206,7 +206,7 @@ def test_an_export_killed_midway_is_cleaned_up_by_the_next_ingest(
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     models = onnx_folder(settings).parent
     script = (
-        "from cert_assistant.settings import Settings; from ingest import ensure_onnx; "
+        "from cert_core.settings import Settings; from ingest import ensure_onnx; "
         f"ensure_onnx(Settings(data_dir={str(settings.data_dir)!r}))"
     )
     process = subprocess.Popen([sys.executable, "-c", script])

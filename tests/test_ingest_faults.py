@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from cert_assistant.settings import Settings
+from cert_core.settings import Settings
 from ingest import load_documents, make_store, split_documents
 
 FAKE_CLI = Path(__file__).resolve().parent / "fake_cli.py"

@@ -59,7 +59,7 @@ def cli(project: Path, fake_embedder, monkeypatch: pytest.MonkeyPatch, capsys):
 
 def stored(project: Path) -> list[Chunk]:
     """Every chunk the active index holds."""
-    from cert_assistant.settings import Settings
+    from cert_core.settings import Settings
 
     store = make_store(Settings(data_dir=project / "data"))
     try:
@@ -208,7 +208,7 @@ def test_sources_are_named_after_the_knowledge_folder_from_any_working_folder(
 def test_chunks_stored_under_an_absolute_path_are_replaced_by_the_named_source(
     project: Path, cli, fake_embedder
 ):
-    from cert_assistant.settings import Settings
+    from cert_core.settings import Settings
 
     old = Chunk("old-id", "The exam is online.", "/srv/course/knowledge/exam.md", "Exam",
                 "Exam > Format", "format", "/exam")  # fmt: skip
@@ -363,7 +363,7 @@ def test_a_fifo_is_skipped_instead_of_hanging_the_ingest(project: Path, cli):
 def test_citations_name_the_source_not_its_server_path(
     knowledge_copy: Path, chunk_store: ChunkStore, real_embedder, monkeypatch, tmp_path: Path
 ):
-    from cert_assistant.settings import Settings
+    from cert_core.settings import Settings
     from retrieval import Assistant, HybridRetriever
 
     elsewhere = tmp_path / "elsewhere"

@@ -30,7 +30,7 @@ from pydantic import Field
 
 from cert_assistant.api import create_app
 from cert_assistant.api.service import AssistantService
-from cert_assistant.settings import Settings
+from cert_core.settings import Settings
 from ingest import ChunkStore
 from retrieval import Assistant, CitationsEvent, DoneEvent, HybridRetriever, TextEvent
 from retrieval.llm import NOT_COVERED, answer_messages, clean_sentence, make_llm, stream_sentences

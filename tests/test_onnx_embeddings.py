@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import ingest.onnx_embeddings as onnx_embeddings
-from cert_assistant.errors import EmbeddingModelError
-from cert_assistant.settings import Settings
+from cert_core.errors import EmbeddingModelError
+from cert_core.settings import Settings
 from ingest import (
     OnnxEmbedder,
     SentenceTransformerEmbedder,

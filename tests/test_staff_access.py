@@ -12,7 +12,6 @@ import pytest
 from pydantic import SecretStr
 
 from cert_assistant import cli, staff_access
-from cert_assistant.settings import Settings
 from cert_assistant.staff_access import (
     SignInThrottle,
     StaffAccessError,
@@ -21,6 +20,7 @@ from cert_assistant.staff_access import (
     password_matches,
     staff_sign_in,
 )
+from cert_core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery staple"

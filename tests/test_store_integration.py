@@ -80,7 +80,7 @@ def assert_finds_common_mistakes(store: ChunkStore, embedder: Embeddings) -> Non
 
 
 def test_the_default_model_id_is_the_bundled_minilm():
-    from cert_assistant.settings import Settings
+    from cert_core.settings import Settings
 
     assert model_id(Settings(embedding_model="")) == MODEL
 

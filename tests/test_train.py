@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cert_assistant.settings import Settings
+from cert_core.settings import Settings
 from evals import train as training
 from evals.dataset import SPLITS, Case, load_dataset
 from retrieval import make_assistant

@@ -12,9 +12,9 @@ from typing import Any
 
 import streamlit as st
 
-from cert_assistant.errors import CertAssistantError, IndexMissingError, QuestionError
 from cert_assistant.feedback import FeedbackStore
-from cert_assistant.settings import Settings
+from cert_core.errors import CertAssistantError, IndexMissingError, QuestionError
+from cert_core.settings import Settings
 from retrieval import Answer, Assistant, DoneEvent, Event, IndexInfo, TextEvent
 from ui.coverage import CoveredPage, assistant_contents
 from ui.followups import assistant_follow_ups

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from cert_assistant.errors import IndexMissingError
 from cert_assistant.feedback import FeedbackStore
-from cert_assistant.settings import Settings, read_settings
 from cert_assistant.staff_access import SignInThrottle
+from cert_core.errors import IndexMissingError
+from cert_core.settings import Settings, read_settings
 
 if TYPE_CHECKING:
     from retrieval import Assistant

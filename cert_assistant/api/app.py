@@ -23,7 +23,7 @@ from cert_assistant.api.limits import BodyLimitMiddleware, RateLimiter
 from cert_assistant.api.openapi import install_openapi
 from cert_assistant.api.pages import add_pages
 from cert_assistant.api.service import AssistantService
-from cert_assistant.settings import Settings
+from cert_core.settings import Settings
 
 DESCRIPTION = """Answers questions about the Certified MLOps Architect course, citing the
 course sections each answer comes from. Embed the chat widget on a course page with:

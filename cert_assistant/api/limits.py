@@ -14,8 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cert_assistant.api.errors import APIError, error_response
 from cert_assistant.api.schemas import ChatRequest
-from cert_assistant.errors import QuestionError
-from cert_assistant.settings import Settings
+from cert_core.errors import QuestionError
+from cert_core.settings import Settings
 from retrieval.guard import check_history, check_question
 
 

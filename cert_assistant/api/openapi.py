@@ -15,7 +15,7 @@ from cert_assistant.api.schemas import (
     StreamErrorOut,
     TextPayload,
 )
-from cert_assistant.settings import Settings
+from cert_core.settings import Settings
 
 REF = "#/components/schemas/{model}"
 ERROR_SCHEMA = {"schema": {"$ref": REF.format(model="ErrorOut")}}

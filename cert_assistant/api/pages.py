@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from cert_assistant.api.errors import error_response, request_id
 from cert_assistant.api.headers import CSP, inline_script_hashes, page_policy
-from cert_assistant.settings import Settings
+from cert_core.settings import Settings
 
 WIDGET = Path(__file__).with_name("static") / "widget.js"
 WIDGET_CACHE = "public, max-age=300"  # course pages pick up a new widget within five minutes

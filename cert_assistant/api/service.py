@@ -14,8 +14,8 @@ import anyio
 import anyio.to_thread
 
 from cert_assistant.api.errors import APIError
-from cert_assistant.errors import CertAssistantError, IndexMissingError, QuestionError
-from cert_assistant.settings import Settings
+from cert_core.errors import CertAssistantError, IndexMissingError, QuestionError
+from cert_core.settings import Settings
 
 log = logging.getLogger("cert_assistant.api")
 T = TypeVar("T")

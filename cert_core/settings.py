@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from cert_assistant.errors import SettingsError
+from cert_core.errors import SettingsError
 
 
 class Settings(BaseSettings):
