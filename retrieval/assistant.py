@@ -55,6 +55,7 @@ class Retrieved:
             never uses (`retrieval.neighbours`).
         meant: The section of the one thing of the asked kind that serves what the query
             names (`_serving`), if any.
+        said: The assistant's previous answer in this conversation, if any.
     """
 
     query: str
@@ -65,13 +66,15 @@ class Retrieved:
     kinds: tuple[tuple[str, str], ...] = ()
     near: Mapping[str, Near] = field(default_factory=dict)
     meant: str | None = None
+    said: str = ""
 
     def question(self) -> Question:
         """The analysed question."""
         asked = analyze(
             self.query, self.own, self.weights, subjects=self.subjects, kinds=self.kinds
         )
-        return replace(asked, near=self.near, meant=self.meant)
+        said = frozenset(terms(self.said))
+        return replace(asked, near=self.near, meant=self.meant, said=said)
 
 
 class Assistant:
@@ -174,7 +177,8 @@ class Assistant:
         for group in dict.fromkeys(group for _, group in kinds):  # "which provider...": search them
             kind = group.split(" > ")[-1]
             passages = _merge(passages, self.retriever.search_in(lexical, f"{kind}: {query}", 3))
-        return Retrieved(query, own, passages, lexical.weights, subjects, kinds, near, meant)
+        said = next((t.content for t in reversed(turns) if t.role == "assistant"), "")
+        return Retrieved(query, own, passages, lexical.weights, subjects, kinds, near, meant, said)
 
     def validate(
         self, question: Any, history: Iterable[Turn | Mapping[str, Any]] | None = None

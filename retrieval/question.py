@@ -75,6 +75,8 @@ class Question:
             terms in meaning with their similarity (`retrieval.neighbours`).
         meant: The section of the one thing of the asked kind that serves what the question
             names ("which provider for the SRE path?": the Sreschool section), if any.
+        said: The content terms of the assistant's previous answer: a follow-up wants what
+            it has not been told yet.
     """
 
     text: str
@@ -89,6 +91,7 @@ class Question:
     own_weighted: tuple[WeightedTerm, ...] = ()
     near: Mapping[str, Near] = field(default_factory=dict)
     meant: str | None = None
+    said: frozenset[str] = frozenset()
 
 
 def analyze(
@@ -209,7 +212,7 @@ def _counted(text: str) -> str | None:
 
 
 _COMPARISON = re.compile(
-    r"\bvs\.?\b|\bversus\b|\bdiff(erence|erent|er|s)?\s+(between|from)\b"
+    r"\bvs\.?\b|\bversus\b|\bdiff(erence|erent|er|s)?\b"
     r"|\bcompared?\b|\bwhich\b.*\bor\b|\bor\b.*\b(better|easier|harder|first)\b"
     r"|\b(better|easier|harder)\b.*\bor\b",
     re.IGNORECASE,
@@ -230,13 +233,12 @@ def _sides(text: str) -> tuple[str, ...]:
     """The two things a comparison sets side by side; () if it is not a comparison."""
     if not _COMPARISON.search(text):
         return ()
+    sides: tuple[str, ...] = ()
     if match := _BETWEEN.search(text):  # "difference between X and Y", "compare X and Y"
         parts = _JOIN.split(text[match.end() :], maxsplit=1)
         sides = (_run(parts[0], first=True), _run(parts[1], first=True)) if len(parts) == 2 else ()
-    elif match := _VERSUS.search(text):  # "X vs Y", "X compared to Y", "X or Y"
+    if not (sides and all(sides)) and (match := _VERSUS.search(text)):  # "X vs Y", "X or Y"
         sides = (_run(text[: match.start()], first=False), _run(text[match.end() :], first=True))
-    else:
-        sides = ()
     return sides if len(sides) == 2 and all(sides) else ()
 
 

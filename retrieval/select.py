@@ -64,6 +64,9 @@ UNIT_FEATURES = (
 MAX_UNITS = 3
 PER_SIDE = 2
 _GENERIC = {"level", "path", "track", "lvl", "one", "cours", "certif", "certifi", "program"}
+# Words that ask what a thing is about rather than name an aspect of it ("what does each
+# focus on", "how do they differ", "in terms of what you learn"), as `terms` gives them.
+_DESCRIBING = set(terms("focus focuses diff differ mean involve terms get"))
 MAX_LIST = 8
 _NUMBER = re.compile(
     r"\b\d+\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|"
@@ -169,6 +172,8 @@ def select(
     ]
     if not scored:
         return []
+    # a follow-up wants what the previous answer did not say ("and how does it compare?")
+    scored = [c for c in scored if not _already_said(question, c.unit)] or scored
     scored.sort(key=lambda c: (-c.probability, c.key))
     best = scored[0]
     with_number = [c for c in scored if gives_number(question, c.unit)]
@@ -428,7 +433,15 @@ def _same_place(
 def _each_side(question: Question, scored: Sequence[Candidate]) -> list[Candidate]:
     """For "X vs Y": the two best units about each side alone (a unit naming both sides
     says what they share, not how they differ), from the side's own section when one was
-    retrieved; empty unless both sides are found."""
+    retrieved; empty unless both sides are found.
+
+    A comparison that names no aspect ("foundation vs professional, whats the diff") asks
+    what each side is: one more unit each, from its own section's opening, where the course
+    says what it is about, rather than whichever of its sentences shares the most words
+    with the question.
+    """
+    side_terms = {t for side in question.sides for t in terms(side)}
+    aspect = set(question.terms) - side_terms - _GENERIC - _DESCRIBING
     chosen: list[Candidate] = []
     for side in question.sides:
         others = [o for o in question.sides if o != side]
@@ -436,8 +449,18 @@ def _each_side(question: Question, scored: Sequence[Candidate]) -> list[Candidat
         if not own:
             return []
         about = replace(question, subjects=(tuple(t for t in terms(side) if t not in _GENERIC),))
-        own.sort(key=lambda c: home(about, c.unit) < 1)  # stable: best first within each
-        chosen += own[:PER_SIDE]
+
+        def place(
+            candidate: Candidate, about: Question = about, side: str = side
+        ) -> tuple[bool, bool, int]:
+            at_home = home(about, candidate.unit) >= 1
+            if aspect or not at_home:
+                return (not at_home, False, 0)
+            heading = candidate.unit.section.split(" > ")[-1]  # the side's section, not a part
+            return (False, not _names_heading(heading, side), candidate.unit.order)
+
+        own.sort(key=place)  # stable: best first within each
+        chosen += own[: PER_SIDE if aspect else PER_SIDE + 1]
     return chosen
 
 
@@ -476,6 +499,19 @@ def _names(candidate: Candidate, side: str) -> bool:
         return bool(pattern.search(candidate.unit.text) or pattern.search(heading))
     words = set(terms(candidate.unit.text)) | set(terms(heading))
     return all(t in words for t in wanted)
+
+
+def _already_said(question: Question, unit: Unit) -> bool:
+    """Whether the assistant's previous answer said what the unit says: every one of the
+    unit's content terms (three at least) is in it, quoted or lightly reworded."""
+    words = set(terms(unit.text))
+    return len(words) >= 3 and words <= question.said
+
+
+def _names_heading(heading: str, side: str) -> bool:
+    """Whether a heading is the side's own ("Foundation level" for "foundation lvl")."""
+    wanted = [t for t in terms(side) if t not in _GENERIC]
+    return bool(wanted) and set(wanted) <= set(terms(heading))
 
 
 def _unique(chosen: Sequence[Candidate]) -> list[Candidate]:

@@ -109,6 +109,13 @@ def test_list_questions(question: str) -> None:
             "how does the foundation level compare to the professional level",
             ("foundation level", "professional level"),
         ),
+        # "between them" names no side: the sides are on either side of "vs"
+        (
+            "devops path vs devsecops path, whats the diff between them",
+            ("devops path", "devsecops path"),
+        ),
+        ("sre path or the dataops one.. how do they differ?", ("sre path", "dataops")),
+        ("dataopsschool or finopsschool, whats the difference", ("dataopsschool", "finopsschool")),
     ],
 )
 def test_a_comparison_carries_both_sides(question: str, sides: tuple[str, str]) -> None:
@@ -120,6 +127,7 @@ def test_a_question_with_one_side_is_not_a_comparison() -> None:
     asked = analyze("tell me about the SRE path")
     assert asked.sides == ()
     assert asked.need == "general"
+    assert analyze("does the cert make a difference for my career").sides == ()
 
 
 @pytest.mark.parametrize(

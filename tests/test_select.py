@@ -9,13 +9,14 @@ The scorer is set by hand to rank units by their similarity alone (probability 0
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
 from ingest.documents import Chunk, ChunkKind
 from ingest.units import Unit, split_units
 from retrieval.hybrid import ScoredChunk
-from retrieval.lexical import TermWeights
+from retrieval.lexical import TermWeights, terms
 from retrieval.question import analyze
 from retrieval.scorer import Scorer
 from retrieval.select import (
@@ -163,6 +164,52 @@ def test_a_comparison_quotes_units_about_each_side_alone() -> None:
         "It introduces data pipelines for machine learning.",  # named by its heading
         "The Professional level teaches feature stores.",
     ]
+
+
+def test_a_comparison_that_names_no_aspect_quotes_how_each_side_s_section_opens() -> None:
+    foundation = passage(
+        "The Foundation level is the entry stage. It introduces data pipelines. "
+        "It needs no prior background. It ends with an exam.",
+        [0.3, 0.3, 0.9, 0.9],
+        "Syllabus > Foundation level",
+    )
+    professional = passage(
+        "The Professional level goes deep into automation. It covers feature stores. "
+        "It is hands-on. It has two tracks.",
+        [0.3, 0.3, 0.9, 0.9],
+        "Syllabus > Professional level",
+    )
+    texts = chosen("foundation vs professional lvl whats the diff", [foundation, professional])
+    assert texts[:2] == [
+        "The Foundation level is the entry stage.",
+        "It introduces data pipelines.",
+    ]
+    assert "It covers feature stores." in texts
+    assert "It has two tracks." not in texts  # what each is, not what matches the words
+    # an aspect named ("which needs more background") is chosen by what matches it
+    texts = chosen(
+        "foundation vs professional, which needs more background", [foundation, professional]
+    )
+    assert texts[0] == "It needs no prior background."
+
+
+def test_a_follow_up_does_not_quote_again_what_the_last_answer_said() -> None:
+    overview = passage(
+        "The SRE path covers reliability of models in production. "
+        "It teaches service level objectives for predictions.",
+        [0.9, 0.6],
+        "Guide > SRE path",
+    )
+    weights = TermWeights([overview.chunk.embedding_text])
+    asked = analyze("tell me more about the sre path", None, weights)
+    first = select(asked, [overview], weights, BY_SIMILARITY)[0].unit.text
+    said = "The SRE path covers the reliability of models in production [1]."
+    again = replace(asked, said=frozenset(terms(said)))
+    follow_up = select(again, [overview], weights, BY_SIMILARITY)[0].unit.text
+    assert (first, follow_up) == (
+        "The SRE path covers reliability of models in production.",
+        "It teaches service level objectives for predictions.",
+    )
 
 
 def test_a_comparison_with_one_side_missing_falls_back_to_the_best_unit() -> None:
