@@ -8,6 +8,7 @@ that merely names the provider.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from retrieval.hybrid import ScoredChunk
@@ -66,7 +67,9 @@ def answer_features(
 
     unknown_weight = sum(w for t, w in own if unknown(t))
     total = sum(w for _, w in own) or 1.0
-    numbered = any(gives_number(question, c.unit) for c in chosen)
+    numbered = any(gives_number(question, c.unit) for c in chosen) or counted_by_list(
+        question, passages, chosen
+    )
     focus = max(own, key=lambda term: term[1], default=None)
     return {
         "best_probability": best.probability,
@@ -80,6 +83,22 @@ def answer_features(
         "few_terms": float(len(question.own_terms or question.terms) <= 1),
         "number_missing": float(question.need in ("count", "duration") and not numbered),
     }
+
+
+def counted_by_list(
+    question: Question, passages: Sequence[ScoredChunk], chosen: Sequence[Candidate]
+) -> bool:
+    """Whether a count of things is answered by listing them: two or more items or rows of
+    one list were chosen, in a passage that names the counted things ("how many stages does
+    the plan have?": the plan's three stages, under "how long each stage takes")."""
+    if question.need != "count" or question.counted in (None, "money", "score"):
+        return False
+    listed = Counter(c.passage for c in chosen if c.unit.kind in ("item", "row"))
+    return any(
+        count >= 2
+        and question.counted in terms(f"{passages[at].chunk.section} {passages[at].chunk.text}")
+        for at, count in listed.items()
+    )
 
 
 def answerable(

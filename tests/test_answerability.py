@@ -102,6 +102,23 @@ def test_a_fitting_number_leaves_the_decision_to_the_scorer(
     assert not decide(asked, [passage(text, 0.9)], weights, NEVER)
 
 
+PLAN = (
+    "The plan shows how long each stage of getting ready takes.\n"
+    "- 7-14 days: read the modules.\n"
+    "- 30 days: finish the labs.\n"
+    "- 60 days: sit the exam."
+)
+
+
+def test_a_count_of_things_is_answered_by_the_list_that_names_them(weights: TermWeights) -> None:
+    plan = passage(PLAN, 0.9, "Syllabus > Preparation plan")
+    asked = analyze("how many stages r in the study plan", None, weights)
+    assert decide(asked, [plan], weights, ALWAYS)
+    # a list that never names the counted things does not count them
+    asked = analyze("how many questions are on the exam", None, weights)
+    assert not decide(asked, [plan], weights, ALWAYS)
+
+
 def test_other_questions_are_decided_by_the_scorer(weights: TermWeights) -> None:
     asked = analyze("is the exam online", None, weights)
     online = [passage("The exam is delivered through secure online proctoring.", 0.8)]
