@@ -23,7 +23,9 @@ _DURATION = re.compile(
 )
 _COUNT = re.compile(
     r"\bhow\s+many\b|\bnumber\s+of\b|\bcount\b"
-    r"|\bwhat('?s|\s+is|\s+are)?\s+(the|a)\s+pass(ing)?\s+(mark|score|rate|percentage)\b",
+    r"|\bwhat('?s|\s+is|\s+are)?\s+(the|a)\s+pass(ing)?\s+(mark|score|rate|percentage)\b"
+    # a score or a share asked for: "what score do i need", "what % of people pass"
+    r"|\bwhat\s+(score|mark|grade|percentage|percent|share)\b|\bwhat\s*%|\bpass(ing)?\s+rate\b",
     re.IGNORECASE,
 )
 _VERB_S = r"(?:is|was|has|does|this|its)\b"  # words ending in s that are no plural
@@ -156,10 +158,15 @@ _COUNTED = re.compile(r"\b(?:how\s+many|number\s+of)\s+((?:\w+\s*){1,3})", re.IG
 _MONEY = re.compile(
     r"\bhow\s+much\b(?!\s+(?:time|of|demand|work|effort))"
     r"|\b(price|prices|priced|fee|fees|charge|charges|salary|salaries|pay|paid|cheap|expensive"
+    r"|earn|earns|earning|earnings|wage|wages"
     r"|discount|discounts|refund|refunds|voucher|vouchers)\b|[$€£₹]",
     re.IGNORECASE,
 )
-_PASS_MARK = re.compile(r"\bpass(ing)?\s+(mark|score|percentage|threshold)\b", re.IGNORECASE)
+_PASS_MARK = re.compile(
+    r"\bpass(ing)?\s+(mark|score|percentage|threshold|rate)\b"
+    r"|\bwhat\s+(score|mark|grade|percentage|percent|share)\b|\bwhat\s*%",
+    re.IGNORECASE,
+)
 _PRICED = re.compile(r"\b(cost|costs)\b", re.IGNORECASE)
 # "how much is it?", "how much are they": a price, when nothing follows what is priced
 _HOW_MUCH_IS = re.compile(
@@ -185,8 +192,8 @@ def _counted(text: str) -> str | None:
     ('money', None)
     >>> _counted("how much is it?"), _counted("how much is the exam (Foundation level)")
     ('money', 'money')
-    >>> _counted("whats the pass mark for it")
-    'score'
+    >>> _counted("whats the pass mark for it"), _counted("what % of people pass first time")
+    ('score', 'score')
 
     """
     words = [m for m in _MONEY.finditer(text) if m.group(1)]  # price, fee, salary...

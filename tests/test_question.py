@@ -35,6 +35,7 @@ def weights() -> TermWeights:
         "how much do they charge for the exam",
         "how much will I pay for the professional level",
         "what does the exam cost",
+        "what do people with it earn",
     ],
 )
 def test_an_amount_of_money_is_a_count_of_money(question: str) -> None:
@@ -49,6 +50,10 @@ def test_an_amount_of_money_is_a_count_of_money(question: str) -> None:
         ("how many levels does the course have", "level"),
         ("Number of learning paths?", "path"),
         ("how many attempts do i get for the foundation exam", "attempt"),
+        # a score or a share is a number too: the course must state one to answer
+        ("what score do i need to pass the professional one", "score"),
+        ("what % of people pass on the first try", "score"),
+        ("whats the pass rate", "score"),
     ],
 )
 def test_a_count_names_the_stem_of_what_it_counts(question: str, counted: str) -> None:
