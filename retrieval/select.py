@@ -240,7 +240,9 @@ def gives_number(question: Question, unit: Unit) -> bool:
     if question.need not in ("count", "duration"):
         return True
     counts_things = question.need == "count" and question.counted not in (None, "money", "score")
-    about_them = counts_things and _about(unit.section, question.counted)
+    about_them = counts_things and (
+        _about(unit.section, question.counted) or _keyed_by(unit, question.counted)
+    )
     if about_them and unit.kind in ("item", "row") or counts_things and _names_list(unit, question):
         return True  # the list of the counted things: "how many projects?"
     if not has_number(unit.text):
@@ -255,6 +257,12 @@ def gives_number(question: Question, unit: Unit) -> bool:
     if question.counted:  # "four tracks", or a number under a heading about the tracks
         return counts(unit.text, question.counted) or about_them
     return True
+
+
+def _keyed_by(unit: Unit, counted: str | None) -> bool:
+    """Whether a table row is one of the counted things: its first column names them
+    ("Role: SRE; ..." for "how many roles")."""
+    return unit.kind == "row" and terms(unit.text.split(":", 1)[0]) == [counted]
 
 
 def _names_list(unit: Unit, question: Question) -> bool:

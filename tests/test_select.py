@@ -319,6 +319,12 @@ def test_a_list_item_under_the_counted_thing_s_heading_gives_the_count() -> None
     assert not gives_number(analyze("how many levels are there"), item)
 
 
+def test_a_table_row_keyed_by_the_counted_thing_is_one_of_them() -> None:
+    row = unit("Role: SRE; Recommended: Foundation", kind="row", section="Guide > By job")
+    assert gives_number(analyze("how many job roles get a recommendation"), row)
+    assert not gives_number(analyze("how many tracks are there"), row)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
