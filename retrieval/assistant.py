@@ -56,6 +56,7 @@ class Retrieved:
         meant: The section of the one thing of the asked kind that serves what the query
             names (`_serving`), if any.
         said: The assistant's previous answer in this conversation, if any.
+        named: The named things the query mentions, `(name, group)` in order.
     """
 
     query: str
@@ -67,11 +68,17 @@ class Retrieved:
     near: Mapping[str, Near] = field(default_factory=dict)
     meant: str | None = None
     said: str = ""
+    named: tuple[tuple[str, str], ...] = ()
 
     def question(self) -> Question:
         """The analysed question."""
         asked = analyze(
-            self.query, self.own, self.weights, subjects=self.subjects, kinds=self.kinds
+            self.query,
+            self.own,
+            self.weights,
+            subjects=self.subjects,
+            kinds=self.kinds,
+            named=self.named,
         )
         said = frozenset(terms(self.said))
         return replace(asked, near=self.near, meant=self.meant, said=said)
@@ -156,7 +163,8 @@ class Assistant:
         lexicon = self.lexicon(lexical)
         subjects = lexicon.subjects(query)
         kinds = lexicon.kinds(query, listing=need_of(query) == "list")
-        asked = analyze(query, subjects=subjects)
+        named = tuple(lexicon.mentions(query))
+        asked = analyze(query, subjects=subjects, named=named)
         if (
             sides := asked.sides
         ):  # "X vs Y": make sure both sides are found, not just the louder one
@@ -178,7 +186,9 @@ class Assistant:
             kind = group.split(" > ")[-1]
             passages = _merge(passages, self.retriever.search_in(lexical, f"{kind}: {query}", 3))
         said = next((t.content for t in reversed(turns) if t.role == "assistant"), "")
-        return Retrieved(query, own, passages, lexical.weights, subjects, kinds, near, meant, said)
+        return Retrieved(
+            query, own, passages, lexical.weights, subjects, kinds, near, meant, said, named
+        )
 
     def validate(
         self, question: Any, history: Iterable[Turn | Mapping[str, Any]] | None = None

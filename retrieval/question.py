@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -102,6 +102,7 @@ def analyze(
     weights: TermWeights | None = None,
     subjects: tuple[tuple[str, ...], ...] = (),
     kinds: tuple[tuple[str, str], ...] = (),
+    named: Sequence[tuple[str, str]] = (),
 ) -> Question:
     """Analyse a question.
 
@@ -111,6 +112,8 @@ def analyze(
         weights: Term weights of the corpus, to weigh the terms by how telling they are.
         subjects: Key terms of the named things the question mentions.
         kinds: The kinds of named thing it asks for.
+        named: The named things it mentions, `(name, group heading path)` in order: the
+            sides of a comparison that does not say them around its "vs" or "or".
 
     >>> analyze("how long does the foundation prep take").need
     'duration'
@@ -121,7 +124,7 @@ def analyze(
     ('list', 'yes_no')
     """
     own_text = own if own is not None else text
-    sides = _sides(text)
+    sides = _sides(text) or _named_sides(text, named)
     return Question(
         text=text,
         need=need_of(text, bool(sides)),
@@ -247,6 +250,41 @@ def _sides(text: str) -> tuple[str, ...]:
     if not (sides and all(sides)) and (match := _VERSUS.search(text)):  # "X vs Y", "X or Y"
         sides = (_run(text[: match.start()], first=False), _run(text[match.end() :], first=True))
     return sides if len(sides) == 2 and all(sides) else ()
+
+
+def _named_sides(text: str, named: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """The two named things of one kind a comparison mentions, when its words do not set
+    them apart: "data automation and quality control, whats the diff between the 2 tracks".
+
+    >>> named = [("Data Automation track", "S > Tracks"), ("Professional level", "S > Levels"),
+    ...          ("Quality Control track", "S > Tracks")]
+    >>> _named_sides("data automation and quality control, whats the diff", named)
+    ('Data Automation track', 'Quality Control track')
+    >>> _named_sides("tell me about data automation and quality control", named)
+    ()
+    >>> rows = [("Data Automation", "S > Tracks (rows)"), ("Quality Control", "S > Tracks (rows)")]
+    >>> _named_sides("data automation and quality control, whats the diff", rows + named)
+    ('Data Automation', 'Quality Control')
+    """
+    if not _COMPARISON.search(text):
+        return ()
+    by_kind: dict[str, list[str]] = {}
+    for name, group in named:
+        if name not in by_kind.setdefault(group, []):
+            by_kind[group].append(name)
+    pairs = [names for names in by_kind.values() if len(names) == 2]
+    if not pairs or any(not _same_pair(pairs[0], other) for other in pairs[1:]):
+        return ()  # none, or things of two kinds: which two are compared is unclear
+    return tuple(pairs[0])
+
+
+def _same_pair(one: Sequence[str], other: Sequence[str]) -> bool:
+    """Whether two pairs name the same things ("Data Automation" the table row and "Data
+    Automation track" the section)."""
+    return all(
+        set(terms(a)) <= set(terms(b)) or set(terms(b)) <= set(terms(a))
+        for a, b in zip(one, other, strict=True)
+    )
 
 
 def _run(text: str, first: bool) -> str:

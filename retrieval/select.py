@@ -66,7 +66,7 @@ PER_SIDE = 2
 _GENERIC = {"level", "path", "track", "lvl", "one", "cours", "certif", "certifi", "program"}
 # Words that ask what a thing is about rather than name an aspect of it ("what does each
 # focus on", "how do they differ", "in terms of what you learn"), as `terms` gives them.
-_DESCRIBING = set(terms("focus focuses diff differ mean involve terms get"))
+_DESCRIBING = set(terms("focus focuses diff different differs mean involve terms get"))
 MAX_LIST = 8
 _NUMBER = re.compile(
     r"\b\d+\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|"
