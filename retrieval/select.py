@@ -178,6 +178,8 @@ def select(
     best = scored[0]
     with_number = [c for c in scored if gives_number(question, c.unit)]
     best = _preferred(best, scored, lambda u: gives_number(question, u))
+    if named := _named_now(question):  # "and just the foundation one?": that one, not the last
+        best = _preferred(best, scored, lambda u: _mentions(u, named) and gives_number(question, u))
     if question.need == "list":  # what X covers comes from X's own section
         best = _preferred(best, scored, lambda u: home(question, u) == 1)
         if question.kinds and not question.subjects:  # "list the paths": the paths' own section
@@ -257,6 +259,21 @@ def gives_number(question: Question, unit: Unit) -> bool:
     if question.counted:  # "four tracks", or a number under a heading about the tracks
         return counts(unit.text, question.counted) or about_them
     return True
+
+
+def _named_now(question: Question) -> list[tuple[str, ...]]:
+    """The named things a follow-up's own words bring in ("and for the Foundation level?"):
+    the answer is about them, whatever the borrowed question matched before."""
+    if question.own_terms == question.terms:
+        return []
+    own = set(question.own_terms)
+    return [key for key in question.subjects if set(key) <= own]
+
+
+def _mentions(unit: Unit, keys: Sequence[tuple[str, ...]]) -> bool:
+    """Whether a unit or its own heading names one of the things."""
+    words = set(terms(unit.text)) | set(terms(unit.section.split(" > ")[-1]))
+    return any(set(key) <= words for key in keys)
 
 
 def _keyed_by(unit: Unit, counted: str | None) -> bool:

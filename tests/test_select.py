@@ -212,6 +212,20 @@ def test_a_follow_up_does_not_quote_again_what_the_last_answer_said() -> None:
     )
 
 
+def test_a_follow_up_naming_a_new_thing_is_answered_about_that_thing() -> None:
+    overall = passage("Most learners take 30 to 90 days.", [0.9], "FAQ > How long")
+    plan = passage("Most reach the Foundation level within 20 days.", [0.6], "Syllabus > Plan")
+    weights = TermWeights(p.chunk.embedding_text for p in (overall, plan))
+    standalone = "how long does it take to get certified (Foundation level)"
+    first = analyze("how long does it take to get certified", None, weights)
+    follow_up = analyze(
+        standalone, "and just the foundation one?", weights, subjects=(("foundat",),)
+    )
+    assert select(first, [overall, plan], weights, BY_SIMILARITY)[0].unit.text.startswith("Most l")
+    best = select(follow_up, [overall, plan], weights, BY_SIMILARITY)[0]
+    assert best.unit.text == "Most reach the Foundation level within 20 days."
+
+
 def test_a_comparison_with_one_side_missing_falls_back_to_the_best_unit() -> None:
     both = passage(
         "Both the Foundation and the Professional level end with an exam.",
