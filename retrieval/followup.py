@@ -24,7 +24,9 @@ _ORDINAL = re.compile(
     r"\b(?:the\s+)?(" + "|".join(_ORDINALS) + r")\s+(one|option|path|track|level|provider|role)\b",
     re.IGNORECASE,
 )
-_AMONG = re.compile(r"\b(which|what)\s+(one\s+)?of\s+(those|them|these)\b", re.IGNORECASE)
+_AMONG = re.compile(
+    r"\b(which|what)\s+(one\s+)?of\s+(those|them|these)\b|\bwhich\s+ones?\b", re.IGNORECASE
+)
 _ASKING_WORDS = re.compile(
     r"\b(what|whats|which|who|how|why|when|where|is|are|does|do|can|tell|me|about|the|a|an)\b",
     re.IGNORECASE,
@@ -185,7 +187,7 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
             position = 0
         if -len(listed) <= position < len(listed):
             return f"{question} ({_simplify(listed[position])})"
-    if _AMONG.search(question) and named_in_answer:  # "which of those ...": all it listed
+    if _AMONG.search(question) and len(named_in_answer) > 1:  # "which of those": all it listed
         return f"{question} ({', '.join(_simplify(n) for n, _ in named_in_answer)})"
     named_now = lexicon.mentions(question)
     named_before = lexicon.mentions(last)

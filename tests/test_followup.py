@@ -57,6 +57,15 @@ def test_a_dependent_question_takes_the_subject_of_the_previous_one(lexicon):
     assert query.startswith("how long does it take?")
 
 
+def test_which_one_after_a_list_asks_among_everything_listed(lexicon):
+    listed = "The paths are the SRE path and the FinOps path [1]."
+    history = [Turn("user", "what paths are there"), Turn("assistant", listed)]
+
+    query = standalone_query("which one is about costs", history, lexicon)
+
+    assert "SRE path" in query and "FinOps path" in query
+
+
 def test_naming_a_sibling_asks_the_previous_question_about_it(lexicon):
     history = [Turn("user", FOUNDATION)]
 
