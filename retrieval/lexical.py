@@ -21,6 +21,8 @@ _CHAT_WORDS = {
     # wording; no passage answers by containing them.
     "vs", "versus", "compare", "compared", "comparing", "comparison", "difference",
     "differences", "differ",
+    # Verbs that ask for an answer ("give me", "show me", "describe"), not for what is in it.
+    "give", "show", "describe",
 }  # fmt: skip
 # Chat shorthand learners type, written out so both search sides can match it.
 _SHORTHAND = {
@@ -36,6 +38,7 @@ _SHORTHAND = {
     "dev": "developer", "devs": "developers", "exp": "experience", "yr": "year", "n": "and",
     "k": "okay", "idk": "do not know", "dunno": "do not know", "gonna": "going to",
     "wanna": "want to", "gotta": "have to", "kinda": "kind of", "sorta": "sort of",
+    "gimme": "give me", "lemme": "let me", "wat's": "what is", "whatre": "what are",
 }  # fmt: skip
 _WRITTEN_OUT = frozenset(w for expansion in _SHORTHAND.values() for w in expansion.split())
 _WORD = re.compile(r"(?u)\b\w+\b")
@@ -166,6 +169,8 @@ def terms(text: str) -> list[str]:
 
     >>> terms("What are the common mistakes at the Foundation level?")
     ['common', 'mistak', 'foundat', 'level']
+    >>> terms("ok so give me all the levels lol")
+    ['level']
     """
     return list(_cached_terms(text))
 
