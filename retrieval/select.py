@@ -196,10 +196,14 @@ def select(
     listing = question.need == "list" or question.need == "count" and _lists(best.unit)
     if listing:  # a list, or a count answered by the list of the counted things
         chosen += _rest_of_list(question, best, scored)
+    # "whats recommended for a cloud engineer": not what the sentences beside it say of others
+    nearby = scored
+    if len(question.subjects) == 1 and not listing and _mentions(best.unit, question.subjects):
+        nearby = [c for c in scored if _mentions(c.unit, question.subjects, whole_path=True)]
     if question.need != "duration":
         room = (MAX_LIST if listing else MAX_UNITS) - len(chosen)
-        chosen += _same_place(best, scored, room, share=0.25 if listing else 0.5)
-    chosen += _adding(question, chosen, scored)
+        chosen += _same_place(best, nearby, room, share=0.25 if listing else 0.5)
+    chosen += _adding(question, chosen, nearby)
     if with_number and not any(gives_number(question, c.unit) for c in chosen):
         chosen.append(with_number[0])  # the number asked for, however weak: answerability judges
     return _unique(chosen)
@@ -270,9 +274,10 @@ def _named_now(question: Question) -> list[tuple[str, ...]]:
     return [key for key in question.subjects if set(key) <= own]
 
 
-def _mentions(unit: Unit, keys: Sequence[tuple[str, ...]]) -> bool:
-    """Whether a unit or its own heading names one of the things."""
-    words = set(terms(unit.text)) | set(terms(unit.section.split(" > ")[-1]))
+def _mentions(unit: Unit, keys: Sequence[tuple[str, ...]], whole_path: bool = False) -> bool:
+    """Whether a unit or its own heading (or any heading above it) names one of the things."""
+    headings = unit.section if whole_path else unit.section.split(" > ")[-1]
+    words = set(terms(unit.text)) | set(terms(headings))
     return any(set(key) <= words for key in keys)
 
 

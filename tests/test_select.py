@@ -226,6 +226,25 @@ def test_a_follow_up_naming_a_new_thing_is_answered_about_that_thing() -> None:
     assert best.unit.text == "Most reach the Foundation level within 20 days."
 
 
+def test_a_question_about_one_named_thing_does_not_quote_its_neighbours() -> None:
+    roles = passage(
+        "A DevOps Engineer takes Foundation and Automation. "
+        "A Cloud Engineer takes Infrastructure and Foundation. "
+        "A Data Engineer takes Foundation and DataOps.",
+        [0.8, 0.9, 0.8],
+        "Guide > Certifications by role",
+    )
+    weights = TermWeights([roles.chunk.embedding_text])
+    asked = analyze(
+        "whats recommended for a cloud engineer", None, weights, subjects=(("cloud", "engin"),)
+    )
+    texts = [c.unit.text for c in select(asked, [roles], weights, BY_SIMILARITY)]
+    assert texts == ["A Cloud Engineer takes Infrastructure and Foundation."]
+    # without a named thing, the close neighbours still come along
+    general = analyze("which engineer takes foundation", None, weights)
+    assert len(select(general, [roles], weights, BY_SIMILARITY)) == 3
+
+
 def test_a_comparison_with_one_side_missing_falls_back_to_the_best_unit() -> None:
     both = passage(
         "Both the Foundation and the Professional level end with an exam.",
