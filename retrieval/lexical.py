@@ -256,6 +256,8 @@ class Vocabulary:
         'what does the professional level need as background'
         >>> Vocabulary(["Technical leads and technical staff"]).mend("tech lead")
         'technical lead'
+        >>> Vocabulary(["data validation"]).mend("how long is it valid")
+        'how long is it valid'
         >>> v = Vocabulary(["through the pipeline"])
         >>> v.mend(v.mend("does it help tho"))
         'does it help though'
@@ -277,6 +279,8 @@ class Vocabulary:
         everyday = _zipf()(lower, "en")
         if len(lower) < 6:  # a clipped word, unless it is an everyday one ("mark", "pass")
             mended = self._completed(lower) if everyday < EVERYDAY_ZIPF else None
+            if mended and _zipf()(mended, "en") < everyday - 0.1:  # "valid" is no "validation"
+                mended = None  # a word more common than its completion is a word of its own
         else:
             mended = self._closest(lower)
         # A word no English word list knows is a typo of the corpus word one slip away
