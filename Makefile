@@ -7,11 +7,11 @@ PORT   ?= 8501
 HOST   ?= localhost
 STAFF_PORT ?= 8502
 
-.PHONY: run test setup browser ingest app staff serve eval train bench lint format clean
+.PHONY: run test setup browser servers ingest app staff serve eval train bench lint format clean
 
 run: setup ingest app  ## set up, build the index if missing or stale, start the chat
 
-test: setup browser  ## set up and run every test tier, the eval gate included
+test: setup browser servers  ## set up and run every test tier, the eval gate included
 	$(BIN)/python -m pytest -ra
 
 setup: $(STAMP)  ## virtual environment with the project and its test tools
@@ -29,13 +29,21 @@ browser:  ## headless Chromium for the browser tests (Debian packages)
 	@command -v chromium >/dev/null 2>&1 || \
 	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null)
 
+# Shared state across hosts (issue 12): the tests start their own servers on loopback.
+servers:  ## redis-server and PostgreSQL for the shared-state tests (Debian packages)
+	@command -v redis-server >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq postgresql >/dev/null)
+
 ingest: setup  ## index knowledge/ (embeds only what changed)
 	$(BIN)/cert-assistant ingest
 
+# chat_server.py serves app.py once the model and the index are loaded: no first visitor waits.
 app: setup  ## the Streamlit chat
 	@echo "Starting the chat at http://$(HOST):$(PORT)  (HOST=0.0.0.0 to serve other machines)"
-	$(BIN)/streamlit run app.py --server.headless true --server.address $(HOST) --server.port $(PORT) \
-	  --server.fileWatcherType none
+	$(BIN)/streamlit run chat_server.py --server.headless true --server.address $(HOST) \
+	  --server.port $(PORT) --server.fileWatcherType none
 
 staff: setup  ## the staff dashboard, its own app behind a sign-in (see README)
 	$(BIN)/cert-assistant staff --host $(HOST) --port $(STAFF_PORT)

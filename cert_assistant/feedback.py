@@ -1,65 +1,43 @@
-"""Feedback store: every answer logged, learners' ratings, and the views staff act on (SQLite)."""
+"""Feedback store: every answer logged, learners' ratings, and the views staff act on.
+
+One SQLite file by default; a PostgreSQL database (`CERT_ASSISTANT_DATABASE_URL`) when
+several API hosts and the staff dashboard share one store. SQLAlchemy speaks to both; the
+tables and their migrations are in `feedback_db`.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 import secrets
-import sqlite3
 import uuid
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from cert_assistant.feedback_db import database_url, interactions, make_engine, ratings, upgrade
+from cert_core.errors import CertAssistantError
 
 MAX_COMMENT_CHARS = 2000
 MAX_ANSWER_CHARS = 20_000  # kept of one answer's text, and of each quoted passage
 RATINGS = ("up", "down")
 NO_SUCH_ANSWER = "no answer with this interaction id in this conversation"
 
-# The file's layout by `PRAGMA user_version`; `_migrate` takes any older file to the latest.
-_V1 = (
-    """CREATE TABLE IF NOT EXISTS interactions (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,  -- internal, never shown to clients
-    time            TEXT    NOT NULL,   -- UTC, ISO 8601, seconds
-    conversation_id TEXT    NOT NULL,   -- random UUID, never a person
-    question        TEXT    NOT NULL,
-    answer          TEXT    NOT NULL,
-    citations       TEXT    NOT NULL,   -- JSON list of Answer.to_json()["citations"]
-    suggestions     TEXT    NOT NULL,   -- JSON list of Answer.to_json()["suggestions"]
-    refused         INTEGER NOT NULL,
-    rating          TEXT    CHECK (rating IN ('up', 'down')),  -- the latest rating,
-    comment         TEXT,                                      -- its comment
-    rated_at        TEXT                                       -- and its time
-)""",
-    "CREATE INDEX IF NOT EXISTS interactions_time ON interactions (time)",
-)
-# v2: interactions.public_id (32 random hex digits) is the id clients get, so nobody can
-# guess another learner's answer; every rating is kept as an event in `ratings`.
-_V2 = (
-    "UPDATE interactions SET public_id = lower(hex(randomblob(16))) WHERE public_id IS NULL",
-    "CREATE UNIQUE INDEX IF NOT EXISTS interactions_public_id ON interactions (public_id)",
-    """CREATE TABLE IF NOT EXISTS ratings (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    interaction INTEGER NOT NULL REFERENCES interactions (id),
-    time        TEXT    NOT NULL,   -- UTC, ISO 8601, seconds
-    rating      TEXT    NOT NULL CHECK (rating IN ('up', 'down')),
-    comment     TEXT
-)""",
-    "CREATE INDEX IF NOT EXISTS ratings_interaction ON ratings (interaction)",
-    # A rating given before v2 becomes an event, unless it already is one (this step runs
-    # again when a v1 process has opened the file since, setting user_version back to 1).
-    """INSERT INTO ratings (interaction, time, rating, comment)
-    SELECT i.id, COALESCE(i.rated_at, i.time), i.rating, i.comment FROM interactions AS i
-    WHERE i.rating IS NOT NULL AND NOT EXISTS (
-        SELECT 1 FROM ratings AS r WHERE r.interaction = i.id AND r.rating = i.rating
-        AND r.time = COALESCE(i.rated_at, i.time) AND r.comment IS i.comment
-    )""",
-)
-_SCHEMA_VERSION = 2
-_ROW = "id, time, conversation_id, question, answer, citations, refused, rating, comment"
+_ROW = [
+    interactions.c[name]
+    for name in (
+        "id", "time", "conversation_id", "question", "answer", "citations", "refused",
+        "rating", "comment",
+    )
+]  # fmt: skip
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
+
+
+class FeedbackDatabaseError(CertAssistantError):
+    """The feedback database cannot be opened or brought up to date."""
 
 
 def normalize_question(text: str) -> str:
@@ -72,24 +50,39 @@ def normalize_question(text: str) -> str:
 
 
 class FeedbackStore:
-    """Questions, answers and learners' ratings in one SQLite file, safe to share across threads.
+    """Questions, answers and learners' ratings in one database, safe to share across threads.
 
-    Every call opens its own connection, so one store can serve the Streamlit app and an
-    HTTP API at once; the file runs in WAL mode so readers never block the writer. Nothing
-    personal is kept beyond what the learner typed: no IP address, user agent or name, and
-    conversation ids must be UUIDs. Clients rate an answer by its random interaction id
-    together with the id of the conversation that asked; the row ids stay internal.
+    Every call takes a pooled connection of its own, so one store can serve the Streamlit app
+    and an HTTP API at once, and any number of processes on any number of hosts can share a
+    PostgreSQL database. A SQLite file runs in WAL mode so readers never block the writer.
+    Nothing personal is kept beyond what the learner typed: no IP address, user agent or
+    name, and conversation ids must be UUIDs. Clients rate an answer by its random
+    interaction id together with the id of the conversation that asked; the row ids stay
+    internal.
 
     Args:
-        path: The SQLite file; it and its folder are created when missing.
+        target: A SQLite file (created with its folder when missing) or a SQLAlchemy URL
+            (`sqlite:///PATH`, `postgresql+psycopg://USER:PASSWORD@HOST/DB`). Its schema is
+            brought to the latest revision on opening.
+
+    Raises:
+        FeedbackDatabaseError: The database cannot be reached or migrated; the message
+            names it without its password.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            _migrate(conn)
+    def __init__(self, target: str | Path) -> None:
+        url = database_url(target)
+        self.location = url.render_as_string(hide_password=True)
+        # The SQLite file, for tools that read it directly; None for a database server.
+        self.path = Path(url.database) if url.get_backend_name() == "sqlite" else None
+        try:
+            self.engine = make_engine(url)
+            upgrade(self.engine)
+        except (SQLAlchemyError, OSError) as error:
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            raise FeedbackDatabaseError(
+                f"Cannot open the feedback database {self.location}: {reason}"
+            ) from None
 
     def log_answer(self, conversation_id: str, question: str, answer: dict[str, Any]) -> str:
         """Keep one question and the answer given to it.
@@ -116,25 +109,21 @@ class FeedbackStore:
             raise ValueError("answer must be Answer.to_json(): its 'answer' text is missing")
         interaction_id = secrets.token_hex(16)
         citations = answer.get("citations", [])
-        row = (
-            interaction_id,
-            _now(),
-            conversation,
-            str(question).strip(),
-            _cut(answer["answer"]),
-            json.dumps(
+        row = {
+            "public_id": interaction_id,
+            "time": _now(),
+            "conversation_id": conversation,
+            "question": str(question).strip(),
+            "answer": _cut(answer["answer"]),
+            "citations": json.dumps(
                 [{**c, "text": _cut(str(c["text"]))} if "text" in c else c for c in citations],
                 ensure_ascii=False,
             ),
-            json.dumps(answer.get("suggestions", []), ensure_ascii=False),
-            int(bool(answer.get("refused", False))),
-        )
-        with self._connect() as conn:
-            conn.execute(
-                "INSERT INTO interactions (public_id, time, conversation_id, question, answer,"
-                " citations, suggestions, refused) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
+            "suggestions": json.dumps(answer.get("suggestions", []), ensure_ascii=False),
+            "refused": int(bool(answer.get("refused", False))),
+        }
+        with self.engine.begin() as conn:
+            conn.execute(interactions.insert().values(**row))
         return interaction_id
 
     def record_feedback(
@@ -168,40 +157,42 @@ class FeedbackStore:
         except ValueError:
             raise KeyError(NO_SUCH_ANSWER) from None
         now = _now()
-        with self._connect() as conn:
-            # One UPDATE finds and rates the answer: under WAL, a read followed by a write
-            # fails at once (no busy wait) when another connection wrote in between.
+        with self.engine.begin() as conn:
+            # One UPDATE finds and rates the answer: under SQLite's WAL, a read followed by a
+            # write fails at once (no busy wait) when another connection wrote in between.
             rated = conn.execute(
-                "UPDATE interactions SET rating = ?, comment = ?, rated_at = ?"
-                " WHERE public_id = ? AND conversation_id = ? RETURNING id",
-                (rating, text, now, str(interaction_id), conversation),
-            ).fetchone()
+                interactions.update()
+                .where(
+                    interactions.c.public_id == str(interaction_id),
+                    interactions.c.conversation_id == conversation,
+                )
+                .values(rating=rating, comment=text, rated_at=now)
+                .returning(interactions.c.id)
+            ).first()
             if rated is None:
                 raise KeyError(NO_SUCH_ANSWER)
             conn.execute(
-                "INSERT INTO ratings (interaction, time, rating, comment) VALUES (?, ?, ?, ?)",
-                (rated[0], now, rating, text),
+                ratings.insert().values(interaction=rated.id, time=now, rating=rating, comment=text)
             )
 
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest answers, newest first, with their rating and comment if any."""
-        return self._rows(f"SELECT {_ROW} FROM interactions ORDER BY id DESC LIMIT ?", limit)
+        return self._rows(sa.true(), limit)
 
     def thumbs_down(self, limit: int = 50) -> list[dict[str, Any]]:
         """The answers learners rated down, newest first: what staff should look at first."""
-        return self._rows(
-            f"SELECT {_ROW} FROM interactions WHERE rating = 'down' ORDER BY id DESC LIMIT ?",
-            limit,
-        )
+        return self._rows(interactions.c.rating == "down", limit)
 
     def summary(self) -> dict[str, Any]:
         """Counts of questions, answered and refused ones, the refused share, and ratings."""
-        with self._connect() as conn:
-            questions, refused, up, down = conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(refused), 0),"
-                " COALESCE(SUM(rating = 'up'), 0), COALESCE(SUM(rating = 'down'), 0)"
-                " FROM interactions"
-            ).fetchone()
+        query = sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(interactions.c.refused), 0),
+            _count_where(interactions.c.rating == "up"),
+            _count_where(interactions.c.rating == "down"),
+        )
+        with self.engine.connect() as conn:
+            questions, refused, up, down = conn.execute(query).one()
         return {
             "questions": questions,
             "answered": questions - refused,
@@ -215,87 +206,107 @@ class FeedbackStore:
         """Refused questions grouped by their normalised text, most frequent first.
 
         Each group is `{"question": latest wording, "normalized", "count", "last_asked"}`:
-        what learners look for and the course content does not cover.
+        what learners look for and the course content does not cover. Grouped here rather
+        than in SQL, so SQLite and PostgreSQL normalise alike (`normalize_question`).
         """
         _check_limit(limit)
-        with self._connect() as conn:
-            conn.create_function("normalize", 1, normalize_question, deterministic=True)
-            # With a single MAX(), SQLite takes the bare columns from the row holding the
-            # max: the latest wording of each group and when it was asked.
-            rows = conn.execute(
-                "SELECT normalize(question) AS key, question, time, COUNT(*) AS n,"
-                " MAX(id) AS latest FROM interactions WHERE refused = 1 GROUP BY key"
-                " ORDER BY n DESC, latest DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
-        return [
-            {"question": question, "normalized": key, "count": n, "last_asked": last_asked}
-            for key, question, last_asked, n, _ in rows
-        ]
+        query = (
+            sa.select(interactions.c.id, interactions.c.question, interactions.c.time)
+            .where(interactions.c.refused == 1)
+            .order_by(interactions.c.id.desc())
+        )
+        groups: dict[str, dict[str, Any]] = {}
+        latest: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for row_id, question, asked in conn.execute(query):
+                key = normalize_question(question)
+                if key in groups:
+                    groups[key]["count"] += 1
+                else:  # newest first: the first row of a group is its latest wording
+                    groups[key] = {
+                        "question": question,
+                        "normalized": key,
+                        "count": 1,
+                        "last_asked": asked,
+                    }
+                    latest[key] = row_id
+        ranked = sorted(groups, key=lambda k: (-groups[k]["count"], -latest[k]))
+        return [groups[key] for key in ranked[:limit]]
 
     def per_day(self) -> list[dict[str, Any]]:
         """Questions per UTC day, oldest first, with days without questions counted as 0."""
-        with self._connect() as conn:
-            counts = dict(
-                conn.execute(
-                    "SELECT substr(time, 1, 10) AS day, COUNT(*) FROM interactions"
-                    " GROUP BY day ORDER BY day"
-                ).fetchall()
-            )
+        day = sa.func.substr(interactions.c.time, 1, 10)
+        with self.engine.connect() as conn:
+            counts = dict(conn.execute(sa.select(day, sa.func.count()).group_by(day)).all())
         if not counts:
             return []
         first, last = date.fromisoformat(min(counts)), date.fromisoformat(max(counts))
         days = (first + timedelta(days=n) for n in range((last - first).days + 1))
         return [{"day": d.isoformat(), "questions": counts.get(d.isoformat(), 0)} for d in days]
 
-    def _rows(self, sql: str, limit: int) -> list[dict[str, Any]]:
-        _check_limit(limit)
-        with self._connect() as conn:
-            conn.row_factory = sqlite3.Row
-            rows = conn.execute(sql, (limit,)).fetchall()
+    def conversation_turns(self, conversation_id: str) -> list[dict[str, Any]]:
+        """A conversation's turns in the order they were asked, to show it again after a
+        reload or on another course page.
+
+        The conversation id is the only key, so whoever holds it reads the turns: clients
+        must keep it secret and make it random (the chat uses 128 random bits). An id no
+        question was asked under has no turns.
+
+        Returns:
+            Per turn, oldest first: `id` (internal row id, for staff views), `interaction_id`
+            (to rate it by), `time`, `question`, `answer`, `citations`, `suggestions`,
+            `refused`, `rating` and `comment`.
+
+        Raises:
+            ValueError: The conversation id is not a UUID.
+        """
+        try:
+            conversation = str(uuid.UUID(str(conversation_id)))
+        except ValueError:
+            raise ValueError(f"conversation_id must be a UUID, not {conversation_id!r}") from None
+        c = interactions.c
+        query = (
+            sa.select(
+                c.id,
+                c.public_id.label("interaction_id"),
+                c.time,
+                c.question,
+                c.answer,
+                c.citations,
+                c.suggestions,
+                c.refused,
+                c.rating,
+                c.comment,
+            )  # fmt: skip
+            .where(c.conversation_id == conversation)
+            .order_by(c.id)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
         return [
             {
-                **dict(row),
+                **row,
                 "citations": json.loads(row["citations"]),
+                "suggestions": json.loads(row["suggestions"]),
                 "refused": bool(row["refused"]),
             }
             for row in rows
         ]
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A fresh connection, committed on success and always closed."""
-        with closing(sqlite3.connect(self.path, timeout=30)) as conn, conn:
-            yield conn
+    def _rows(self, where: sa.ColumnElement[bool], limit: int) -> list[dict[str, Any]]:
+        _check_limit(limit)
+        query = sa.select(*_ROW).where(where).order_by(interactions.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            {**row, "citations": json.loads(row["citations"]), "refused": bool(row["refused"])}
+            for row in rows
+        ]
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Bring the file to `_SCHEMA_VERSION` in one transaction; a newer file is left alone.
-
-    `BEGIN IMMEDIATE` takes the write lock before the version is read, so processes opening
-    the file at once migrate it one after the other, never twice at the same time.
-    """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version < 1:
-            _run(conn, _V1)
-        if version < 2:
-            columns = {row[1] for row in conn.execute("PRAGMA table_info(interactions)")}
-            if "public_id" not in columns:  # present when a v1 process reset the version
-                conn.execute("ALTER TABLE interactions ADD COLUMN public_id TEXT")
-            _run(conn, _V2)
-        if version < _SCHEMA_VERSION:
-            conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _run(conn: sqlite3.Connection, statements: tuple[str, ...]) -> None:
-    for statement in statements:
-        conn.execute(statement)
+def _count_where(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    """How many rows meet `condition`, as one aggregate both SQLite and PostgreSQL run."""
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
 
 def _check_limit(limit: int) -> None:

@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cert_core.errors import SettingsError
 
+# Storages of the rate-limit budgets (the `limits` library's names), issue 12.
+_RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
+
 
 class Settings(BaseSettings):
     """Every knob of the assistant; each field reads `CERT_ASSISTANT_<NAME>` from the environment.
@@ -75,6 +78,48 @@ class Settings(BaseSettings):
         "unrenewed, so a killed ingest holds up the next one at most this long.",
     )
 
+    # --- ingesting the course site (`ingest --url/--sitemap`, ingest/web*.py) --------------
+    web_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts `ingest --url/--sitemap` may fetch pages from (host or host:port), "
+        "comma-separated; empty means the hosts of the URLs given on the command line.",
+    )
+    web_concurrency: int = Field(
+        2, ge=1, le=16, description="Requests in flight at once to one host while ingesting."
+    )
+    web_delay_seconds: float = Field(
+        0.5,
+        ge=0,
+        description="Least time between the starts of two requests to one host (a longer "
+        "Crawl-delay in its robots.txt wins).",
+    )
+    web_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest one try at a page may take before it is tried again."
+    )
+    web_retries: int = Field(
+        2,
+        ge=0,
+        le=5,
+        description="Tries after the first for a page that timed out, could not be reached or "
+        "answered 429 or 5xx.",
+    )
+    web_user_agent: str = Field(
+        "cert-assistant-ingest",
+        min_length=1,
+        description="User-Agent of ingest's requests; robots.txt rules for it are obeyed.",
+    )
+
+    @field_validator("web_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        """Accept `a.org,b.org:8080` (or a JSON list); hosts compare in lower case."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            return [str(part).strip().lower() for part in value if str(part).strip()]
+        return value
+
     # --- retrieval -------------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="Chunks returned by the retriever.")
     dense_weight: float = Field(
@@ -110,6 +155,13 @@ class Settings(BaseSettings):
         None, description="Base URL of an OpenAI-compatible or Ollama endpoint."
     )
     llm_api_key: str | None = Field(None, description="API key for the LLM endpoint, if any.")
+    # --- LLM time limit (issue 11): condense and answer calls in the CLI, Streamlit and API ---
+    llm_timeout_seconds: float = Field(
+        20.0,
+        gt=0,
+        description="Longest an LLM call (a follow-up's rewrite, an answer) may take; then the "
+        "extractive rewrite or answer is used instead.",
+    )
 
     # --- learner chat ------------------------------------------------------------------------
     contact_url: str | None = Field(
@@ -156,6 +208,83 @@ class Settings(BaseSettings):
         "page loads its script and styles from the cdn.jsdelivr.net CDN. /openapi.json is "
         "always served.",
     )
+
+    # --- shared state across hosts (issue 12): rate-limit budgets, metrics, database ------
+    # Secrets (URLs may hold a password, the token is one) are SecretStr so no repr or log
+    # shows them; `feedback_url` and `feedback_location` below are what the code uses.
+    rate_limit_storage_url: SecretStr | None = Field(
+        None,
+        description="Where the rate-limit budgets are kept: empty is each API process's own "
+        "memory; a Redis URL (redis://HOST:6379/0) gives every process using it one shared "
+        "budget per client.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token (16 characters or more) that opens GET /metrics (Prometheus "
+        "format); empty leaves /metrics off (404).",
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL of the feedback and conversation database, e.g. "
+        "postgresql+psycopg://USER:PASSWORD@HOST/DB for several hosts; empty means the SQLite "
+        "file feedback_db.",
+    )
+
+    @field_validator("rate_limit_storage_url", "metrics_token", "database_url", mode="before")
+    @classmethod
+    def _empty_secret_is_none(cls, value: Any) -> Any:
+        """An empty variable means the setting is off, not an empty secret."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _rate_limit_storage(cls, value: SecretStr | None) -> SecretStr | None:
+        """memory:// or a Redis URL, the storages `limits` offers that the tests run against."""
+        if value is not None:
+            scheme = urlsplit(value.get_secret_value()).scheme
+            if scheme not in _RATE_LIMIT_SCHEMES:
+                raise ValueError(
+                    f"a {scheme or 'schemeless'} URL is not a rate-limit storage: give "
+                    "redis://HOST:6379/0 (or rediss://, redis+sentinel://, memory://)"
+                )
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """A short token can be guessed; the value itself is never put in the message."""
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("the metrics token must be 16 characters or more")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: SecretStr | None) -> SecretStr | None:
+        """SQLite or PostgreSQL, the two databases the store is tested on."""
+        if value is not None:
+            scheme = urlsplit(value.get_secret_value()).scheme
+            if scheme.split("+")[0] not in ("sqlite", "postgresql"):
+                raise ValueError(
+                    f"a {scheme or 'schemeless'} URL is not a supported database: give "
+                    "postgresql+psycopg://USER:PASSWORD@HOST/DB or sqlite:///PATH"
+                )
+        return value
+
+    @property
+    def feedback_url(self) -> str:
+        """SQLAlchemy URL of the feedback database: the setting, else the SQLite file."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.feedback_path}"
+
+    @property
+    def feedback_location(self) -> str:
+        """Where feedback is kept, for people: a file, or a database URL without its password."""
+        if self.database_url is None:
+            return str(self.feedback_path)
+        parts = urlsplit(self.database_url.get_secret_value())
+        host = parts.netloc.rsplit("@", 1)[-1]
+        return f"{parts.scheme}://{host}{parts.path}"
 
     # --- staff dashboard (`cert-assistant staff`) -----------------------------------------
     staff_password: SecretStr | None = Field(

@@ -97,7 +97,9 @@ def open_chunk_store() -> Iterator[Callable[[Path], ChunkStore]]:
     def open_store(path: Path) -> ChunkStore:
         client = chromadb.PersistentClient(path=str(path), settings=chroma_settings())
         clients.append(client)
-        return ChunkStore(client, prefix="course", location=str(path))
+        # Written in place as a Chroma server's store is, so that the fast tests cover the
+        # version mechanics; `make_store` (the CLI's) writes new generations on disk.
+        return ChunkStore(client, prefix="course", location=str(path), in_place=True)
 
     yield open_store
     for client in clients:
@@ -330,3 +332,32 @@ def searches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(HybridRetriever, "search_in", recording)
     return log
+
+
+# --- shared state across hosts (issue 12): real Redis and PostgreSQL servers ---------------
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `redis-server` on loopback for the session; yields `redis://127.0.0.1:PORT/0`."""
+    from servers import running_redis
+
+    with running_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server on loopback for the session; yields its SQLAlchemy URL."""
+    from servers import running_postgres
+
+    with running_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database on the session's PostgreSQL server, as a SQLAlchemy URL."""
+    from servers import new_database
+
+    return new_database(postgres_server)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+import time
 import uuid
 from contextlib import closing
 from pathlib import Path
@@ -409,3 +410,141 @@ def test_a_v1_process_opening_the_file_again_is_caught_up(db: Path, conversation
         ids = [t for (t,) in conn.execute("SELECT public_id FROM interactions ORDER BY id")]
     assert ids[0] == rated and HEX_ID.fullmatch(ids[1])
     assert ratings(db) == [("Is the exam online?", "up", None), ("Old process", "down", "v1")]
+
+
+def test_conversation_turns_come_back_in_order_for_their_id_only(
+    store: FeedbackStore, conversation: str
+) -> None:
+    first = store.log_answer(conversation, "Can the exam be taken online?", answered())
+    store.log_answer(str(uuid.uuid4()), "Someone else's question", answered())
+    second = store.log_answer(conversation, "What is the exam fee?", refused())
+    store.record_feedback(first, conversation, "down", "too short")
+
+    turns = store.conversation_turns(conversation.upper())  # a UUID in any spelling
+
+    questions = [t["question"] for t in turns]
+    assert questions == ["Can the exam be taken online?", "What is the exam fee?"]
+    assert [t["interaction_id"] for t in turns] == [first, second]
+    assert turns[0]["citations"] == [CITATION] and turns[0]["suggestions"] == []
+    assert (turns[0]["rating"], turns[0]["comment"]) == ("down", "too short")
+    assert turns[1]["refused"] is True and turns[1]["answer"].startswith("Sorry")
+    assert store.conversation_turns(str(uuid.uuid4())) == []  # a made-up id: nobody's turns
+    with pytest.raises(ValueError, match="conversation_id must be a UUID, not 'abc'"):
+        store.conversation_turns("abc")
+
+
+# --- the SQLAlchemy store over files of the sqlite3 store, and its migrations ----------------
+
+# What the sqlite3 store (user_version 2) ran on a new file: v1's table, then v2's changes.
+V2_SCHEMA = (
+    V1_SCHEMA.replace("PRAGMA user_version=1;", "")
+    + """
+ALTER TABLE interactions ADD COLUMN public_id TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS interactions_public_id ON interactions (public_id);
+CREATE TABLE IF NOT EXISTS ratings (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    interaction INTEGER NOT NULL REFERENCES interactions (id),
+    time        TEXT    NOT NULL,
+    rating      TEXT    NOT NULL CHECK (rating IN ('up', 'down')),
+    comment     TEXT
+);
+CREATE INDEX IF NOT EXISTS ratings_interaction ON ratings (interaction);
+PRAGMA user_version=2;
+"""
+)
+
+
+def alembic_head(db: Path) -> list[str]:
+    with closing(sqlite3.connect(db)) as conn:
+        return [v for (v,) in conn.execute("SELECT version_num FROM alembic_version")]
+
+
+def test_a_v2_file_of_the_sqlite3_store_is_taken_over_as_it_is(db: Path, conversation: str) -> None:
+    db.parent.mkdir(parents=True)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.executescript(V2_SCHEMA)
+        conn.execute(
+            "INSERT INTO interactions (time, conversation_id, question, answer, citations,"
+            " suggestions, refused, public_id) VALUES (?, ?, 'Is the exam online?', 'Yes.',"
+            " '[]', '[]', 0, ?)",
+            ("2026-11-20T09:00:00+00:00", conversation, "a" * 32),
+        )
+
+    store = FeedbackStore(db)
+
+    assert alembic_head(db) == ["0003"]
+    store.record_feedback("a" * 32, conversation, "up")  # its id still rates it
+    assert [t["question"] for t in store.conversation_turns(conversation)] == [
+        "Is the exam online?"
+    ]
+    with closing(sqlite3.connect(db)) as conn:
+        indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+        # Still the layout the sqlite3 store knows, for its processes in a rolling deploy.
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert "interactions_conversation" in indexes
+
+
+def test_the_url_examples_hold() -> None:
+    import doctest
+
+    import cert_assistant.feedback_db
+
+    result = doctest.testmod(cert_assistant.feedback_db)
+    assert result.attempted == 2 and result.failed == 0
+
+
+def test_a_url_and_a_path_open_the_same_file(db: Path, store: FeedbackStore) -> None:
+    store.log_answer(str(uuid.uuid4()), "Is the exam online?", answered())
+    by_url = FeedbackStore(f"sqlite:///{db}")
+    assert by_url.recent() == store.recent() and by_url.path == db
+    assert "sqlite" in by_url.location
+
+
+def test_the_migrations_build_exactly_the_tables_the_store_uses(store: FeedbackStore) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from cert_assistant.feedback_db import METADATA
+
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), METADATA) == []
+    assert alembic_head(store.path) == ["0003"]
+
+
+def open_together(target: str | Path, stores: int = 8) -> list[BaseException]:
+    """Open `stores` stores on one new database at the same moment, as hosts starting
+    together would (each store has its own connections); returns what they raised."""
+    start = threading.Barrier(stores)
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        start.wait(timeout=30)
+        try:
+            FeedbackStore(target)
+        except BaseException as error:  # surfaced by the caller, not lost in the thread
+            errors.append(error)
+
+    workers = [threading.Thread(target=open_store, daemon=True) for _ in range(stores)]
+    for worker in workers:
+        worker.start()
+    deadline = time.monotonic() + 120
+    for worker in workers:
+        worker.join(timeout=max(0.0, deadline - time.monotonic()))
+    hung = [TimeoutError("a store did not open in 120 s") for w in workers if w.is_alive()]
+    return errors + hung
+
+
+def test_stores_opening_a_new_file_together_migrate_it_once(db: Path) -> None:
+    assert open_together(db) == []  # without the write lock, 7 of 8 fail: "already exists"
+    assert alembic_head(db) == ["0003"]
+
+
+def test_a_database_that_cannot_be_opened_is_named_in_one_line(tmp_path: Path) -> None:
+    from cert_assistant.feedback import FeedbackDatabaseError
+
+    folder = tmp_path / "a-folder.sqlite3"
+    folder.mkdir()
+    with pytest.raises(FeedbackDatabaseError) as error:
+        FeedbackStore(folder)
+    assert str(error.value).startswith(f"Cannot open the feedback database sqlite:///{folder}:")
+    assert "\n" not in str(error.value)

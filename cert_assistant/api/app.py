@@ -19,7 +19,8 @@ from cert_assistant.api.errors import (
     install_error_handlers,
 )
 from cert_assistant.api.headers import SecurityHeadersMiddleware
-from cert_assistant.api.limits import BodyLimitMiddleware, RateLimiter
+from cert_assistant.api.limits import BodyLimitMiddleware, RateLimiter, make_rate_limit_storage
+from cert_assistant.api.metrics import Metrics, MetricsMiddleware, add_metrics
 from cert_assistant.api.openapi import install_openapi
 from cert_assistant.api.pages import add_pages
 from cert_assistant.api.service import AssistantService
@@ -38,12 +39,13 @@ def create_app(settings: Settings, assistant: Any = None, feedback: Any = None) 
     Args:
         settings: Limits, allowed origins, timeouts, and where the index lives.
         assistant: A ready assistant to share; by default one is built at startup.
-        feedback: A ready `FeedbackStore`; by default `settings.feedback_path` is opened.
+        feedback: A ready `FeedbackStore`; by default `settings.feedback_url` is opened.
 
     Returns:
         The app; run it with uvicorn (`cert-assistant serve`) or `fastapi.testclient`.
     """
-    service = AssistantService(settings, assistant, feedback)
+    metrics = Metrics() if settings.metrics_token is not None else None  # off: nothing counted
+    service = AssistantService(settings, assistant, feedback, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,18 +62,22 @@ def create_app(settings: Settings, assistant: Any = None, feedback: Any = None) 
     )
     app.state.settings = settings
     app.state.service = service
-    app.state.chat_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-    app.state.feedback_limiter = RateLimiter(
-        settings.rate_limit_per_minute, settings.rate_limit_burst
-    )
+    budgets = make_rate_limit_storage(settings)  # memory, or Redis shared by every host
+    per_minute, burst = settings.rate_limit_per_minute, settings.rate_limit_burst
+    app.state.chat_limiter = RateLimiter(per_minute, burst, budgets, "chat")
+    app.state.feedback_limiter = RateLimiter(per_minute, burst, budgets, "feedback")
     install_error_handlers(app)
     app.include_router(routes.router)
     add_pages(app, settings)
+    if metrics is not None:
+        add_metrics(app, settings, metrics)
     install_openapi(app, settings)
     # Added last = outermost. Request ids and security headers go on every response; CORS
     # headers on every response from the app, errors included, so a browser can read them.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CatchAllMiddleware)
+    if metrics is not None:
+        app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -103,10 +109,17 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1) -> None
 
     With one worker the app is built from `settings`; with more, each worker process
     builds its own (one model and index each) from the same environment.
+
+    Raises:
+        FeedbackDatabaseError: The feedback database cannot be opened or migrated; it is
+            opened (and migrated, once) before any worker starts.
     """
     import uvicorn
 
+    from cert_assistant.feedback import FeedbackStore
+
     _configure_logging()
+    feedback = FeedbackStore(settings.feedback_url)
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -119,7 +132,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1) -> None
         target = f"{__name__}:app_from_environment"
         uvicorn.run(target, factory=True, workers=workers, **options)
     else:
-        uvicorn.run(create_app(settings), **options)
+        uvicorn.run(create_app(settings, feedback=feedback), **options)
 
 
 def _configure_logging() -> None:

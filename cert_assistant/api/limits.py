@@ -1,13 +1,15 @@
-"""Abuse limits: a per-client rate limit and the size limits of a question and its history."""
+"""Abuse limits: per-client rate budgets (the `limits` library) and the size of a question."""
 
 from __future__ import annotations
 
+import logging
 import math
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
+from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
+from limits.errors import StorageError
+from limits.storage import Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,69 +20,48 @@ from cert_core.errors import QuestionError
 from cert_core.settings import Settings
 from retrieval.guard import check_history, check_question
 
-
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
+log = logging.getLogger("cert_assistant.api")
 
 
 class RateLimiter:
-    """A token bucket per client: `per_minute` requests a minute, up to `burst` at once.
+    """A budget per client kept in a `limits` storage, so processes sharing it share the budget.
 
-    Each process keeps its own buckets, so N API processes behind a load balancer allow a
-    client up to N times the rate; put a shared limit in the proxy if that matters.
+    A client may make `per_minute` requests in any minute and, when `burst` is lower, no more
+    than `burst` in the time the rate takes to earn them (20 in any 20 s at 60 a minute).
+    Windows move with each request (`limits`' moving window), so the budget has no edge to
+    game. With the in-memory storage each process keeps its own budgets; with Redis every
+    process using that server counts against one budget per client.
 
     Args:
-        per_minute: Sustained requests a minute per client; 0 turns the limit off.
-        burst: Requests a client may make at once (the bucket's size).
-        max_clients: Clients remembered; the least recently seen are forgotten first.
-        clock: Monotonic seconds (a test can pass a fake one).
-
-    >>> now = [0.0]
-    >>> limiter = RateLimiter(per_minute=60, burst=2, clock=lambda: now[0])
-    >>> [limiter.take("a"), limiter.take("a"), limiter.take("a"), limiter.take("b")]
-    [0.0, 0.0, 1.0, 0.0]
-    >>> now[0] = 1.0
-    >>> limiter.take("a")
-    0.0
+        per_minute: Requests a minute per client; 0 turns the limit off.
+        burst: Requests a client may make at once before the rate applies.
+        storage: Where the counts live (`make_rate_limit_storage`).
+        name: Which budget this is (chat and feedback count apart).
     """
 
-    def __init__(
-        self,
-        per_minute: int,
-        burst: int,
-        *,
-        max_clients: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = float(max(burst, 1))
-        self.max_clients = max_clients
-        self.clock = clock
-        self._buckets: dict[str, _Bucket] = {}
-        self._lock = threading.Lock()
+    def __init__(self, per_minute: int, burst: int, storage: Storage, name: str) -> None:
+        self.items = budgets(per_minute, burst)
+        self.name = name
+        self._limiter = MovingWindowRateLimiter(storage)
 
     def take(self, client: str) -> float:
         """Spend one request of `client`'s allowance.
 
+        A storage that cannot be reached lets the request through (logged): learners keep
+        their answers while Redis is down, at the cost of the limit.
+
         Returns:
             0.0 when the request may go ahead, else the seconds until it may.
         """
-        if self.rate <= 0:
-            return 0.0
-        now = self.clock()
-        with self._lock:
-            bucket = self._buckets.pop(client, None) or _Bucket(self.burst, now)
-            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-            bucket.updated = now
-            self._buckets[client] = bucket  # re-inserted last: dict order is recency
-            if len(self._buckets) > self.max_clients:
-                del self._buckets[next(iter(self._buckets))]
-            if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
-                return 0.0
-            return (1.0 - bucket.tokens) / self.rate
+        try:
+            for item in self.items:
+                if not self._limiter.hit(item, self.name, client):
+                    reset = self._limiter.get_window_stats(item, self.name, client).reset_time
+                    return max(reset - time.time(), 0.001)
+        except StorageError as error:
+            cause = type(getattr(error, "storage_error", error)).__name__  # not its text: a URL
+            log.error("rate-limit storage unavailable (%s), request let through", cause)
+        return 0.0
 
     def check(self, client: str) -> None:
         """Raise a 429 `APIError` with `Retry-After` when `client` is over its allowance."""
@@ -92,6 +73,44 @@ class RateLimiter:
                 f"Too many questions from your address; try again in {seconds} s.",
                 headers={"Retry-After": str(seconds)},
             )
+
+
+def budgets(per_minute: int, burst: int) -> list[RateLimitItem]:
+    """The windows a client's requests must fit: the minute, and the burst when it is smaller.
+
+    >>> [str(item) for item in budgets(60, 20)]
+    ['60 per 1 minute', '20 per 20 second']
+    >>> [str(item) for item in budgets(3, 20)], budgets(0, 20)
+    (['3 per 1 minute'], [])
+    """
+    if per_minute <= 0:
+        return []
+    items: list[RateLimitItem] = [RateLimitItemPerMinute(per_minute)]
+    if burst < per_minute:
+        items.append(RateLimitItemPerSecond(burst, math.ceil(burst * 60 / per_minute)))
+    return items
+
+
+def make_rate_limit_storage(settings: Settings) -> Storage:
+    """The storage of `settings.rate_limit_storage_url`: memory when unset, else Redis.
+
+    The connection is made lazily; an unreachable server is logged at start (without its
+    URL, which may hold a password) and requests go through until it answers.
+    """
+    url = settings.rate_limit_storage_url
+    storage = storage_from_string(
+        url.get_secret_value() if url else "memory://", wrap_exceptions=True
+    )
+    if url is not None and not _reachable(storage):
+        log.error("the rate-limit storage does not answer; requests are not limited until it does")
+    return storage
+
+
+def _reachable(storage: Storage) -> bool:
+    try:
+        return bool(storage.check())
+    except Exception:  # check() of some storages raises instead of returning False
+        return False
 
 
 def check_chat(chat: ChatRequest, settings: Settings) -> ChatRequest:
