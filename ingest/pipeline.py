@@ -1,4 +1,4 @@
-"""Ingestion: load → split → embed what changed → write a new index generation."""
+"""Ingestion: load → split → embed what changed → write it as the next index version."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ from pathlib import Path
 from langchain_core.embeddings import Embeddings
 
 from ingest.documents import Chunk
-from ingest.loaders import Skipped, load_documents
+from ingest.loaders import LoadResult, Skipped, load_documents
 from ingest.lock import hold_index
 from ingest.sources import MAX_FILE_BYTES
 from ingest.splitter import split_documents
 from ingest.store import ChunkStore, StoredChunk
 from ingest.units import Unit, split_units
+
+LARGE_RUN_SECONDS = 60.0  # an embedding run expected to take longer announces its estimate
+_MEASURED_BATCHES = 3  # batches timed before that estimate is made
 
 
 @dataclass
@@ -62,6 +65,7 @@ def ingest(
     root: Path | None = None,
     max_file_bytes: int = MAX_FILE_BYTES,
     follow_links_outside: bool = False,
+    load: Callable[[], LoadResult] | None = None,
 ) -> IngestReport:
     """Bring the index in step with the documents under `paths`.
 
@@ -84,6 +88,8 @@ def ingest(
         root: The knowledge folder sources are named after (see `ingest.sources`).
         max_file_bytes: Largest file read; a larger one is skipped.
         follow_links_outside: Follow symbolic links that lead out of the knowledge folder.
+        load: Loads the documents instead of `paths`, called holding the index (pages
+            fetched from the course site: `ingest.web`); its `scopes` say what it covers.
 
     Returns:
         Counts of what changed and what was skipped.
@@ -95,12 +101,15 @@ def ingest(
     started = time.perf_counter()
     # One writer from reading the manifest to the switch: see ingest.lock.
     with hold_index(store) as hold:
-        loaded = load_documents(
-            paths,
-            root=root,
-            max_file_bytes=max_file_bytes,
-            follow_links_outside=follow_links_outside,
-        )
+        if load is not None:
+            loaded = load()
+        else:
+            loaded = load_documents(
+                paths,
+                root=root,
+                max_file_bytes=max_file_bytes,
+                follow_links_outside=follow_links_outside,
+            )
         report = IngestReport(skipped=loaded.skipped, ignored=loaded.ignored)
         fresh = {c.id: c for c in split_documents(loaded.documents, chunk_size, chunk_overlap)}
 
@@ -130,14 +139,33 @@ def ingest(
         all_chunks = {**{i: s.chunk for i, s in kept.items()}, **fresh}
         report.chunks = len(all_chunks)
         report.documents = len({c.source for c in all_chunks.values()})
-        if report.changed or manifest is None or not store.has_units():
-            model_once = _once(embedder)  # built only when something needs embedding
+        model_once = _once(embedder)  # built only when something needs embedding
+        if not (report.changed or manifest is None or not store.has_units()):
+            store.mark_checked()
+        elif store.updatable(model):
+            # An edit costs what it changes: see ingest.store for how readers stay whole.
+            vectors = _embed(to_embed, model_once, progress)
+            units = [u for chunk in to_embed for u in split_units(chunk)]
+            carried = store.unit_vectors([c.id for c in to_embed if c.id in old])
+            unit_vectors = _unit_vectors(units, carried, model_once, progress)
+            report.units_embedded = unit_vectors.embedded
+            store.write_changes(
+                [(chunk, vectors[chunk.id]) for chunk in to_embed],
+                superseded=sorted(i for i in old if i in vectors or i not in all_chunks),
+                documents=report.documents,
+                chunks=report.chunks,
+                units=[(u, unit_vectors.vectors[u.id]) for u in units],
+                before_switch=hold.check,
+            )
+        else:
+            # Every vector new anyway, or an index that cannot be written in place.
             vectors = _embed(to_embed, model_once, progress)
             carried = [i for i in all_chunks if i not in vectors]
             vectors.update(store.embeddings(carried))
             items = [(chunk, vectors[i]) for i, chunk in sorted(all_chunks.items())]
             units = [u for _, chunk in sorted(all_chunks.items()) for u in split_units(chunk)]
-            unit_vectors = _unit_vectors(units, store if same_model else None, model_once, progress)
+            stored = {u.id: v for u, v in (store.units() or [])} if same_model else {}
+            unit_vectors = _unit_vectors(units, stored, model_once, progress)
             report.units_embedded = unit_vectors.embedded
             store.write_generation(
                 items,
@@ -146,8 +174,6 @@ def ingest(
                 units=[(u, unit_vectors.vectors[u.id]) for u in units],
                 before_switch=hold.check,
             )
-        else:
-            store.mark_checked()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -176,10 +202,23 @@ def _kept_outside_scope(
 def _under(source: str, names: Iterable[str]) -> bool:
     """Whether a source is one of `names` or lies in a folder of that name.
 
+    A URL (a page of the course site, `ingest.web`) names only itself, since one page's URL
+    can begin another's; `…/*` names the pages below a folder (what a sitemap speaks for).
+
     >>> _under("knowledge/faq.md", ["knowledge"]), _under("knowledge-old/faq.md", ["knowledge"])
     (True, False)
+    >>> page = "https://x.org/c/faq"
+    >>> _under(page, ["https://x.org/c"]), _under(page, ["https://x.org/c/*"]), _under(page, [page])
+    (False, True, True)
     """
-    return any(source == name or source.startswith(f"{name}/") for name in names)
+    for name in names:
+        if name.endswith("/*"):
+            folder: str | None = name[:-1]
+        else:
+            folder = None if "://" in name else f"{name}/"
+        if source == name or (folder is not None and source.startswith(folder)):
+            return True
+    return False
 
 
 def _once(embedder: Embeddings | Callable[[], Embeddings]) -> Callable[[], Embeddings]:
@@ -199,12 +238,12 @@ class _Vectors:
 
 def _unit_vectors(
     units: Sequence[Unit],
-    store: ChunkStore | None,
+    stored: dict[str, list[float]],
     embedder: Callable[[], Embeddings],
     progress: bool,
 ) -> _Vectors:
-    """Vectors of every unit: stored ones carried over (same model), the rest embedded."""
-    stored = {u.id: v for u, v in (store.units() or [])} if store is not None else {}
+    """Vectors of every unit: stored ones (by unit id, same model) carried over, the rest
+    embedded."""
     vectors = {u.id: stored[u.id] for u in units if u.id in stored}
     missing = list({u.id: u for u in units if u.id not in vectors}.values())
     vectors.update(_embed(missing, embedder, progress, what="unit"))
@@ -216,8 +255,13 @@ def _embed(
     embedder: Callable[[], Embeddings],
     progress: bool,
     what: str = "chunk",
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, list[float]]:
-    """Vectors of chunks or units by id, in batches, with a progress bar."""
+    """Vectors of chunks or units by id, in batches, with a progress bar.
+
+    A run that will take a while more than `LARGE_RUN_SECONDS` at the rate of its first
+    batches says so once, above the bar (which keeps showing the time left as it goes).
+    """
     if not items:
         return {}
     from tqdm import tqdm
@@ -225,11 +269,31 @@ def _embed(
     model = embedder()
     vectors: dict[str, list[float]] = {}
     batch = 32
+    started = clock()
     with tqdm(total=len(items), desc=f"Embedding {what}s", unit=what, disable=not progress) as bar:
-        for start in range(0, len(items), batch):
+        for number, start in enumerate(range(0, len(items), batch), start=1):
             part = items[start : start + batch]
             texts = [item.embedding_text for item in part]
             for item, vector in zip(part, model.embed_documents(texts), strict=True):
                 vectors[item.id] = vector
             bar.update(len(part))
+            done = start + len(part)
+            if progress and number == _MEASURED_BATCHES and done < len(items):
+                seconds = clock() - started
+                if seconds > 0 and (len(items) - done) * seconds / done >= LARGE_RUN_SECONDS:
+                    bar.write(estimate(what, done, len(items), seconds), file=bar.fp)
     return vectors
+
+
+def estimate(what: str, done: int, total: int, seconds: float) -> str:
+    """What is left of an embedding run, at the rate measured over its first `done` texts.
+
+    >>> estimate("chunk", 96, 30_000, 2.6)
+    'Embedding 30000 chunks: about 13 min left at 36.9 chunks/s'
+    >>> estimate("unit", 96, 3_000, 2.0)
+    'Embedding 3000 units: about 60 s left at 48.0 units/s'
+    """
+    rate = done / seconds
+    left = (total - done) / rate
+    when = f"{left / 60:.0f} min" if left >= 90 else f"{left:.0f} s"
+    return f"Embedding {total} {what}s: about {when} left at {rate:.1f} {what}s/s"

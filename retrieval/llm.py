@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ingest.units import split_units
 from retrieval.hybrid import ScoredChunk
 from retrieval.lexical import TermWeights, terms
-from retrieval.llm_calls import invoke
+from retrieval.llm_calls import TimeLimited, invoke
 from retrieval.types import Citation, Turn
 
 if TYPE_CHECKING:
@@ -54,7 +54,8 @@ _SYMBOLS = {"So", "Sk"}  # emoji, dingbats, modifiers
 
 
 def make_llm(settings: Settings) -> Any | None:
-    """The configured chat model, or None when no LLM is set.
+    """The configured chat model, or None when no LLM is set; each call to it is given up
+    after `llm_timeout_seconds` (see `retrieval.llm_calls`).
 
     Raises:
         ImportError: The provider's package is missing; the message names the extra.
@@ -70,7 +71,7 @@ def make_llm(settings: Settings) -> Any | None:
         options["base_url"] = settings.llm_base_url
     if settings.llm_api_key:
         options["api_key"] = settings.llm_api_key
-    return init_chat_model(settings.llm_model, **options)
+    return TimeLimited(init_chat_model(settings.llm_model, **options), settings.llm_timeout_seconds)
 
 
 def answer_messages(question: str, passages: Sequence[ScoredChunk]) -> list[Any]:
@@ -109,7 +110,13 @@ def _fence(texts: Sequence[str]) -> str:
 
 
 def condense_question(llm: Any, question: str, history: Sequence[Turn]) -> str:
-    """A standalone version of a follow-up, written by the LLM (the question if it fails)."""
+    """A standalone version of a follow-up, written by the LLM (the question if its reply
+    is empty or runs on).
+
+    Raises:
+        LLMTimeoutError: No reply within the model's time limit; the caller rewrites the
+            follow-up without the model.
+    """
     from langchain_core.messages import HumanMessage, SystemMessage
 
     lines = "\n".join(f"{t.role}: {t.content}" for t in history[-6:])

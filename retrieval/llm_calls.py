@@ -1,20 +1,59 @@
-"""Calls to the chat model that end with the request that made them.
+"""Calls to the chat model that end with the request that made them, or at their time limit.
 
 In a worker thread of an AnyIO server (the HTTP API computes each answer in one), a call
 runs on the server's event loop inside the request's cancel scope: a request that times
 out or whose client goes away cancels its call, which closes the call's connection and
-frees the thread at once. Elsewhere (CLI, Streamlit) the model is called in this thread.
+frees the thread at once. Elsewhere (CLI, Streamlit) a call with a time limit runs on one
+private event loop of the process (`_PrivateLoop`), so reaching the limit cancels it the
+same way instead of leaving a thread waiting on the model; the caller gets
+`LLMTimeoutError` and answers without the model.
+
+The limit is the model's own (`TimeLimited`, from `CERT_ASSISTANT_LLM_TIMEOUT_SECONDS`),
+and for an answer also the API's request timeout, whichever is shorter.
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
+import logging
+import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+
+class LLMTimeoutError(TimeoutError):
+    """The model did not finish its reply within the time limit."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"The language model did not reply within {seconds:g} s "
+            "(CERT_ASSISTANT_LLM_TIMEOUT_SECONDS); answering from the course text instead."
+        )
+
+
+class TimeLimited:
+    """A chat model with the longest time one call to it may take.
+
+    Everything else is the model's own, so it stands wherever the model does.
+
+    Args:
+        model: A LangChain chat model.
+        seconds: Time limit of each call (condense or answer).
+    """
+
+    def __init__(self, model: Any, seconds: float) -> None:
+        self.model = model
+        self.seconds = seconds
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
 
 
 def invoke(llm: Any, messages: list[Any]) -> Any:
@@ -22,8 +61,26 @@ def invoke(llm: Any, messages: list[Any]) -> Any:
 
     Raises:
         CancelledError: In the API, the request was given up on (timeout, client gone).
+        LLMTimeoutError: The reply took longer than the model's time limit.
     """
-    return _on_loop(llm.ainvoke, messages) if _on_request_thread() else llm.invoke(messages)
+    model, limit = _limited(llm, None)
+    if _on_request_thread():
+        import anyio
+
+        async def reply() -> Any:
+            with _limit_reached(limit), anyio.fail_after(limit):
+                return await model.ainvoke(messages)
+
+        return _on_loop(reply)
+    if limit is None:
+        return model.invoke(messages)
+
+    async def private_reply() -> Any:
+        with _limit_reached(limit):
+            async with asyncio.timeout(limit):
+                return await model.ainvoke(messages)
+
+    return _PrivateLoop.get().run(private_reply())
 
 
 def stream_reply(llm: Any, messages: list[Any], limit: float | None = None) -> Iterator[str]:
@@ -32,27 +89,32 @@ def stream_reply(llm: Any, messages: list[Any], limit: float | None = None) -> I
     Closing the generator ends the call too.
 
     Args:
-        llm: A LangChain chat model.
+        llm: A LangChain chat model (`TimeLimited`: with its own limit too).
         messages: The prompt.
-        limit: Seconds after which a call in the API is given up even if nothing cancels
-            it; None for no limit.
+        limit: Seconds after which the call is given up even if nothing cancels it (the
+            API's request timeout); None for the model's own limit alone.
 
     Raises:
         CancelledError: In the API, the request was given up on (timeout, client gone).
-        TimeoutError: In the API, the reply took longer than `limit`.
+        LLMTimeoutError: The reply took longer than the shorter limit.
     """
+    model, limit = _limited(llm, limit)
     if not _on_request_thread():
-        yield from (str(chunk.content) for chunk in llm.stream(messages))
+        if limit is None:
+            yield from (str(chunk.content) for chunk in model.stream(messages))
+        else:
+            yield from _stream_on_private_loop(model, messages, limit)
         return
     import anyio
     from anyio import from_thread
 
-    reply = llm.astream(messages)
+    reply = model.astream(messages)
     deadline = None if limit is None else time.monotonic() + limit
 
     async def next_piece() -> str | None:
-        with anyio.fail_after(None if deadline is None else deadline - time.monotonic()):
-            chunk = await anext(reply, None)
+        with _limit_reached(limit):
+            with anyio.fail_after(None if deadline is None else deadline - time.monotonic()):
+                chunk = await anext(reply, None)
         return None if chunk is None else str(chunk.content)
 
     async def close() -> None:
@@ -67,6 +129,74 @@ def stream_reply(llm: Any, messages: list[Any], limit: float | None = None) -> I
         # need not: the loop finalises the async generators it iterated.
         with contextlib.suppress(RuntimeError):
             from_thread.run(close)
+
+
+def _stream_on_private_loop(model: Any, messages: list[Any], limit: float) -> Iterator[str]:
+    """`stream_reply` outside the API: each piece awaited on the private loop, all of them
+    within `limit` seconds; closing the generator closes the call."""
+    loop = _PrivateLoop.get()
+    reply = model.astream(messages)
+    deadline = time.monotonic() + limit
+
+    async def next_piece() -> str | None:
+        with _limit_reached(limit):
+            async with asyncio.timeout(deadline - time.monotonic()):
+                chunk = await anext(reply, None)
+        return None if chunk is None else str(chunk.content)
+
+    try:
+        while (piece := loop.run(next_piece())) is not None:
+            yield piece
+    finally:
+        with contextlib.suppress(Exception):
+            loop.run(reply.aclose())
+
+
+class _PrivateLoop:
+    """One event loop in a daemon thread, started on first use, for timed calls outside a
+    server: a call given up on is cancelled there, closing its connection."""
+
+    _instance: _PrivateLoop | None = None
+    _guard = threading.Lock()
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="llm-calls", daemon=True).start()
+
+    @classmethod
+    def get(cls) -> _PrivateLoop:
+        with cls._guard:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """`await coroutine` on the loop; an interrupted caller (Ctrl-C) cancels it."""
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+
+def _limited(llm: Any, limit: float | None) -> tuple[Any, float | None]:
+    """The model itself, and the shorter of `limit` and its own time limit."""
+    if isinstance(llm, TimeLimited):
+        limits = [s for s in (limit, llm.seconds) if s is not None]
+        return llm.model, min(limits)
+    return llm, limit
+
+
+@contextlib.contextmanager
+def _limit_reached(limit: float | None) -> Iterator[None]:
+    """Turn the timeout of a call into `LLMTimeoutError`, said once in the log."""
+    try:
+        yield
+    except TimeoutError as error:
+        timeout = LLMTimeoutError(limit or 0.0)
+        log.warning("%s", timeout)
+        raise timeout from error
 
 
 def _on_request_thread() -> bool:

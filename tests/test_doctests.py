@@ -16,6 +16,8 @@ PURE_MODULES = [
     "retrieval.injection",
     "retrieval.answer",
     "ingest.units",
+    "ingest.versions",
+    "ingest.pipeline",
     "evals.metrics",
     "evals.dataset",
 ]

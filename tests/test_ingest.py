@@ -3,14 +3,20 @@ and an interrupted run leaves the index in use untouched (fake embedder, real Ch
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from ingest import ChunkStore, IngestReport, ingest
+from cert_core.settings import Settings
+from ingest import Chunk, ChunkStore, IngestReport, ingest, make_store
+from ingest.lock import _Lease
+from ingest.pipeline import _embed
 
 MODEL = "fake-bag-of-words-64"
 
@@ -333,84 +339,146 @@ def test_ingest_interrupted_while_embedding_leaves_the_index_in_use_unchanged(
 
 
 class _CrashingCollection:
-    """A real collection whose second `add` is interrupted after half the records."""
+    """A real collection whose `method` call is interrupted after half its records."""
 
-    def __init__(self, collection: Any) -> None:
+    def __init__(self, collection: Any, method: str) -> None:
         self._collection = collection
-
-    def add(self, **records: Any) -> None:
-        half = {key: value[: len(value) // 2] for key, value in records.items()}
-        self._collection.add(**half)
-        raise KeyboardInterrupt
+        self._method = method
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._collection, name)
+        real = getattr(self._collection, name)
+        if name != self._method:
+            return real
+
+        def half_then_crash(**records: Any) -> None:
+            real(**{key: value[: len(value) // 2] for key, value in records.items()})
+            raise KeyboardInterrupt
+
+        return half_then_crash
 
 
 class _CrashingClient:
-    """A real chromadb client whose new collections crash while being written."""
+    """A real chromadb client whose index collections crash in `method` (`add`, `update`)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, method: str) -> None:
         self._client = client
+        self._method = method
 
-    def create_collection(self, *args: Any, **kwargs: Any) -> _CrashingCollection:
-        return _CrashingCollection(self._client.create_collection(*args, **kwargs))
+    def get_collection(self, *args: Any, **kwargs: Any) -> Any:
+        return _CrashingCollection(self._client.get_collection(*args, **kwargs), self._method)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
 
+def raw_records(store: ChunkStore) -> tuple[int, int]:
+    """Records in the index's chunk and units collections, visible to readers or not."""
+    active = store.require_manifest().active
+    return tuple(store.client.get_collection(n).count() for n in (active, f"{active}-units"))
+
+
+def test_an_embedded_store_writes_every_ingest_as_a_new_generation(
+    course, tmp_path, fake_embedder, make_fake_embedder
+):
+    # A kill while Chroma writes its vector index files in the ingest's own process can
+    # leave that collection unreadable: never the one readers are using.
+    store = make_store(Settings(data_dir=tmp_path / "data"))
+    try:
+        run([course], store, fake_embedder)
+        first = store.require_manifest().active
+        edit(course / "labs.md", "two hours", "three hours")
+        run([course], store, make_fake_embedder())
+        assert store.require_manifest().active != first
+        assert "Each lab takes about three hours on a laptop." in texts(store)
+    finally:
+        store.client.close()
+
+
+@pytest.mark.parametrize("method", ["add", "update"])
 def test_ingest_interrupted_while_writing_is_invisible_and_cleaned_up_next_time(
-    course, chunk_store, fake_embedder, make_fake_embedder
+    course, chunk_store, fake_embedder, make_fake_embedder, method
 ):
     run([course], chunk_store, fake_embedder)
     before = snapshot(chunk_store, fake_embedder)
-    (active,) = generations(chunk_store)
+    clean = raw_records(chunk_store)
     edit(course / "labs.md", "two hours", "three hours")
-    crashing = ChunkStore(_CrashingClient(chunk_store.client), prefix=chunk_store.prefix)
+    edit(course / "exam.md", "fourteen days", "thirty days")
+    crashing = ChunkStore(
+        _CrashingClient(chunk_store.client, method), prefix=chunk_store.prefix, in_place=True
+    )
 
     with pytest.raises(KeyboardInterrupt):
         run([course], crashing, make_fake_embedder())
 
-    (partial,) = set(generations(chunk_store)) - {active}
-    assert 0 < chunk_store.client.get_collection(partial).count() < 6
+    # Half of the new records written (or half of the old ones marked superseded): the
+    # reader sees exactly the version before.
+    assert raw_records(chunk_store) > clean if method == "add" else raw_records(chunk_store)
     assert snapshot(chunk_store, fake_embedder) == before
 
     report = run([course], chunk_store, make_fake_embedder())
 
-    assert report.updated == 1
-    assert partial not in generations(chunk_store)
+    assert report.updated == 2
     assert chunk_store.count() == 6
     assert "Each lab takes about three hours on a laptop." in texts(chunk_store)
+    assert "A failed exam can be retaken after thirty days." in texts(chunk_store)
+    assert "Each lab takes about two hours on a laptop." not in texts(chunk_store)
+    # what the killed run left was removed: the live records and the two superseded ones
+    assert raw_records(chunk_store)[0] == 6 + 2
 
 
-def test_previous_generation_is_kept_for_other_readers_and_older_ones_dropped(
+def test_a_reader_of_the_version_before_keeps_it_whole_and_older_records_are_dropped(
     course, chunk_store, fake_embedder, make_fake_embedder
 ):
     reader = ChunkStore(chunk_store.client, prefix=chunk_store.prefix)
     run([course], chunk_store, fake_embedder)
-    first = chunk_store.require_manifest().active
-    assert reader.count() == 6
+    reader.refresh()
+    first = reader.version
+    old = sorted(s.chunk.text for s in reader.chunks())
 
     edit(course / "labs.md", "two hours", "three hours")
     run([course], chunk_store, make_fake_embedder())
-    second = chunk_store.require_manifest().active
-    assert generations(chunk_store) == sorted([first, second])
-    old = chunk_store.client.get_collection(first)
-    assert "Each lab takes about two hours on a laptop." in old.get()["documents"]
-    # A reader that was on the first generation moves to the new text by itself.
+
+    # A reader that loaded the manifest before the switch reads that version, whole ...
+    question = fake_embedder.embed_query("How long does a lab take?")
+    hits = reader.query(question, 6, refresh=False)
+    assert sorted(h.chunk.text for h in hits) == old
+    assert reader.version == first
+    # ... and moves to the new text by itself at its next read.
     assert "Each lab takes about three hours on a laptop." in texts(reader)
-    assert reader.version == second
+    assert reader.version != first
+    assert generations(chunk_store) == [chunk_store.require_manifest().active]
 
     edit(course / "labs.md", "three hours", "four hours")
     run([course], chunk_store, make_fake_embedder())
-    third = chunk_store.require_manifest().active
-    assert generations(chunk_store) == sorted([second, third])
+    run([course], chunk_store, make_fake_embedder())  # unchanged: nothing written
 
-    run([course], chunk_store, make_fake_embedder())  # unchanged: no new generation
-    assert generations(chunk_store) == sorted([second, third])
-    # each live generation keeps its units; the dropped one's went with it
-    assert satellites(chunk_store) == [f"{second}-units", f"{third}-units"]
+    # Records superseded two versions ago are gone; the last edit's are kept for readers.
+    records = chunk_store.client.get_collection(chunk_store.require_manifest().active).get()
+    labs = [d for d in records["documents"] if d.startswith("Each lab takes about")]
+    assert sorted(labs) == [
+        "Each lab takes about four hours on a laptop.",
+        "Each lab takes about three hours on a laptop.",
+    ]
+    assert len(records["ids"]) == 6 + 1
+
+
+def test_a_new_model_writes_a_new_generation_and_keeps_the_one_before_for_readers(
+    course, chunk_store, fake_embedder, make_fake_embedder
+):
+    run([course], chunk_store, fake_embedder)
+    first = chunk_store.require_manifest().active
+
+    run([course], chunk_store, make_fake_embedder(), model="another-model")
+    second = chunk_store.require_manifest().active
+    assert generations(chunk_store) == sorted([first, second])
+    assert satellites(chunk_store) == [f"{first}-units", f"{second}-units"]
+
+    edit(course / "labs.md", "two hours", "three hours")
+    run([course], chunk_store, make_fake_embedder(), model="another-model")
+
+    assert generations(chunk_store) == [second]  # an edit in place: the old one is dropped
+    assert satellites(chunk_store) == [f"{second}-units"]
+    assert "Each lab takes about three hours on a laptop." in texts(chunk_store)
 
 
 def test_index_survives_closing_and_reopening_the_store(
@@ -425,3 +493,81 @@ def test_index_survives_closing_and_reopening_the_store(
 
     assert snapshot(reopened, fake_embedder) == before
     assert not run([course], reopened, make_fake_embedder()).changed
+
+
+# --- the time a large run will take -------------------------------------------------------------
+
+
+def ticking(step: float) -> Callable[[], float]:
+    """A clock that moves `step` seconds each time it is read (embedding at a known rate)."""
+    return functools.partial(next, itertools.count(0.0, step))
+
+
+def many_chunks(count: int) -> list[Chunk]:
+    return [Chunk(f"c{n}", f"Sentence {n}.", "s.md", "T", "T > S", "s", "/p") for n in range(count)]
+
+
+@pytest.mark.parametrize(
+    ("step", "said"),
+    [
+        (4.0, "Embedding 3200 chunks: about 2 min left at 24.0 chunks/s"),
+        (8.0, "Embedding 3200 chunks: about 4 min left at 12.0 chunks/s"),
+    ],
+)
+def test_a_large_run_says_its_time_left_at_the_rate_of_its_first_batches(
+    capsys, fake_embedder, step, said
+):
+    # three batches of 32 in `step` seconds; the rest (3104 chunks) at that rate
+    vectors = _embed(many_chunks(3200), lambda: fake_embedder, True, clock=ticking(step))
+
+    assert len(vectors) == 3200
+    assert said in capsys.readouterr().err.splitlines()
+
+
+@pytest.mark.parametrize(("count", "progress"), [(200, True), (3200, False)])
+def test_a_short_or_quiet_run_says_nothing_of_its_time(capsys, fake_embedder, count, progress):
+    _embed(many_chunks(count), lambda: fake_embedder, progress, clock=ticking(4.0))
+
+    assert "left at" not in capsys.readouterr().err
+
+
+def test_after_taking_over_a_lapsed_lease_the_edit_goes_to_a_new_generation(
+    course, chunk_store, fake_embedder, make_fake_embedder
+):
+    # On a Chroma server, a writer whose lease lapsed (paused, or on a cut-off host) may
+    # still write; whoever takes its lease over writes where it cannot reach.
+    def leasing(wait: float) -> ChunkStore:
+        return ChunkStore(chunk_store.client, chunk_store.prefix, "the store",
+                          wait_seconds=wait, lease_seconds=0.3, in_place=True)  # fmt: skip
+
+    writer = leasing(10)
+    run([course], writer, fake_embedder)
+    first = writer.require_manifest().active
+    stalled = _Lease(leasing(0))
+    stalled.acquire()
+    stalled._stop.set()  # it stops renewing its lease
+    edit(course / "labs.md", "two hours", "three hours")
+
+    report = run([course], writer, make_fake_embedder())
+
+    second = writer.require_manifest().active
+    assert report.updated == 1 and second != first
+    assert generations(chunk_store) == sorted([first, second])
+    assert "Each lab takes about three hours on a laptop." in texts(writer)
+    edit(course / "labs.md", "three hours", "four hours")
+    run([course], writer, make_fake_embedder())  # a lease of its own: in place again
+    assert generations(chunk_store) == [second]
+
+
+def test_the_langchain_baseline_reads_only_the_version_in_use(
+    course, chunk_store, fake_embedder, make_fake_embedder
+):
+    run([course], chunk_store, fake_embedder)
+    edit(course / "labs.md", "two hours", "three hours")
+    run([course], chunk_store, make_fake_embedder())  # the old sentence is kept for readers
+
+    baseline = chunk_store.as_langchain(fake_embedder).as_retriever(search_kwargs={"k": 20})
+    found = [d.page_content for d in baseline.invoke("How long does a lab take?")]
+
+    assert sorted(found) == sorted(texts(chunk_store))
+    assert "Each lab takes about two hours on a laptop." not in found
