@@ -19,7 +19,8 @@ class SourceDocument:
             a server path (see `ingest.sources`).
         title: Document title, from front matter, `<title>`, PDF metadata or the file name.
         page: Path of the document's page on the course site, e.g. `/syllabus`; checked at
-            load time, so it cannot break out of a link.
+            load time, so it cannot break out of a link. For a page ingested from the web,
+            the URL it was fetched from (after redirects), %-escaped where a link needs it.
         markdown: Body of the document as Markdown, without front matter.
         kind: Format the file was read from.
     """
@@ -67,12 +68,14 @@ class Chunk:
         return f"{self.section}\n{self.text}"
 
     def url(self, base_url: str) -> str:
-        """Link to the chunk's section on the course site.
+        """Link to the chunk's section on the course site (a fetched page: its own URL).
 
         >>> Chunk("i", "t", "s", "T", "S", "common-mistakes", "/syllabus").url("https://x.org/c/")
         'https://x.org/c/syllabus#common-mistakes'
+        >>> Chunk("i", "t", "s", "T", "S", "fees", "https://site.org/faq").url("https://x.org/c")
+        'https://site.org/faq#fees'
         """
-        return f"{base_url.rstrip('/')}/{self.page.lstrip('/')}#{self.anchor}"
+        return f"{page_url(base_url, self.page)}#{self.anchor}"
 
     def metadata(self) -> dict[str, Any]:
         """Flat metadata as stored beside the vector (Chroma accepts str, int, float, bool)."""
@@ -86,6 +89,18 @@ class Chunk:
         """Rebuild a chunk from what the store returned."""
         fields = {k: metadata[k] for k in ("source", "title", "section", "anchor", "page")}
         return cls(id=id, text=text, kind=metadata.get("kind", "text"), **fields)
+
+
+def page_url(base_url: str, page: str) -> str:
+    """The address of a page: the site's base URL and the page's path, or, for a page
+    ingested from the web (`ingest --url`), the URL it was fetched from.
+
+    >>> page_url("https://x.org/c/", "/faq"), page_url("https://x.org/c", "http://site.org/faq")
+    ('https://x.org/c/faq', 'http://site.org/faq')
+    """
+    if page.startswith(("https://", "http://")):
+        return page
+    return f"{base_url.rstrip('/')}/{page.lstrip('/')}"
 
 
 def stable_hash(*parts: str, length: int = 20) -> str:

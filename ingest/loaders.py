@@ -151,7 +151,7 @@ def _load_html(path: Path, source: str, text: str) -> SourceDocument:
     soup = BeautifulSoup(text, "html.parser")
     for tag in soup(["script", "style", "nav", "footer", "noscript"]):
         tag.decompose()
-    markdown = _html_to_markdown(soup.body or soup)
+    markdown = html_to_markdown(soup.body or soup)
     if not markdown.strip():
         raise LoadError("HTML page has no visible text")
     head_title = soup.title.get_text(strip=True) if soup.title else ""
@@ -159,7 +159,9 @@ def _load_html(path: Path, source: str, text: str) -> SourceDocument:
     return SourceDocument(source, _short(title), _page_from_name(path), markdown, "html")
 
 
-def _html_to_markdown(root) -> str:  # noqa: ANN001 - a bs4 Tag
+def html_to_markdown(root) -> str:  # noqa: ANN001 - a bs4 Tag
+    """The headings, paragraphs, list items, tables and code of an HTML element, as Markdown
+    (HTML files, and pages fetched from the course site by `ingest.web_pages`)."""
     blocks: list[str] = []
     wanted = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "table", "pre", "dt", "dd"]
     for element in root.find_all(wanted):

@@ -10,6 +10,9 @@ from ingest.documents import Chunk, ChunkKind, SourceDocument, stable_hash
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|`)")
+# A heading's own anchor, `## Exam fees {#fees}` (Pandoc's and kramdown's syntax): how a web
+# page's heading ids reach the index (ingest.web_pages), so citations land on them.
+_OWN_ANCHOR = re.compile(r"\s*\{#([A-Za-z0-9._~%:-]+)\}\s*$")
 MAX_HEADING_CHARS = 300  # a longer heading is cut: it is repeated in every chunk below it
 
 
@@ -112,17 +115,15 @@ def _sections(document: SourceDocument) -> list[_Section]:
         token = tokens[i]
         if token.type == "heading_open":
             level = int(token.tag[1])
-            text = _plain(tokens[i + 1].content)[:MAX_HEADING_CHARS]
+            text, anchor = _heading(tokens[i + 1].content)
             if level == 1 and not stack and len(sections) == 1 and not root.blocks:
                 # The H1 names the page itself and replaces the title's provisional anchor,
                 # so an H1 equal to the title keeps its own slug instead of `<slug>-1`.
                 used.clear()
-                root.anchor = _unique(slugify(text), used)
+                root.anchor = _unique(anchor, used)
             else:
                 stack = [(lvl, t) for lvl, t in stack if lvl < level] + [(level, text)]
-                current = _Section(
-                    [document.title, *(t for _, t in stack)], _unique(slugify(text), used)
-                )
+                current = _Section([document.title, *(t for _, t in stack)], _unique(anchor, used))
                 sections.append(current)
             i += 3
             continue
@@ -146,6 +147,17 @@ def _sections(document: SourceDocument) -> list[_Section]:
             current.blocks.append(token.content.strip())
         i += 1
     return [s for s in sections if s.blocks or s.rows]
+
+
+def _heading(inline: str) -> tuple[str, str]:
+    """A heading's text and anchor: its own (`{#anchor}` at the end), else its slug.
+
+    >>> _heading("Exam fees {#fees}"), _heading("Exam fees")
+    (('Exam fees', 'fees'), ('Exam fees', 'exam-fees'))
+    """
+    own = _OWN_ANCHOR.search(inline)
+    text = _plain(inline[: own.start()] if own else inline)[:MAX_HEADING_CHARS]
+    return text, own.group(1) if own else slugify(text)
 
 
 def _closing(tokens, start: int, close_type: str) -> int:  # noqa: ANN001 - markdown-it tokens

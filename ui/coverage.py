@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ingest import Chunk, slugify
+from ingest.documents import page_url
 
 if TYPE_CHECKING:
     from retrieval import Assistant
@@ -87,7 +88,7 @@ def assistant_contents(assistant: Assistant) -> list[CoveredPage]:
 
 def _link(base_url: str, page: str, anchor: str = "") -> str | None:
     """The address of a page (and section) on the course site; None without a site."""
-    if not base_url.strip():
-        return None
-    address = f"{base_url.rstrip('/')}/{page.lstrip('/')}"
+    if not base_url.strip() and not page.startswith(("https://", "http://")):
+        return None  # a fetched page links to itself even without a site
+    address = page_url(base_url, page)
     return f"{address}#{anchor}" if anchor else address
