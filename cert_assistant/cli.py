@@ -16,6 +16,11 @@ from cert_core.settings import Settings, read_settings
 
 RETRIEVERS = ("hybrid", "dense", "bm25")  # evals.RETRIEVERS; evals is imported only by `eval`
 SPLITS = ("dev", "test")  # evals.SPLITS
+EVAL_EXIT_CODES = """exit codes:
+  0  the run finished (and with --gate, every minimum was met)
+  1  --gate: a metric of a split is below its minimum
+  2  usage or setup error: bad option, dataset, thresholds or baseline file, no index,
+     an output file that cannot be written"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,6 +83,25 @@ def _parser() -> argparse.ArgumentParser:
         help="files or folders to index (default: the knowledge folder, "
         "CERT_ASSISTANT_KNOWLEDGE_DIR)",
     )
+    # --- pages of the course site (ingest/web.py) ---
+    ingest.add_argument(
+        "--url",
+        dest="urls",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="URL",
+        help="pages of the course site to index, each cited by its URL (instead of files)",
+    )
+    ingest.add_argument(
+        "--sitemap",
+        dest="sitemaps",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="URL",
+        help="sitemaps whose pages to index; pages they stop listing are deleted",
+    )
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
 
     _command(commands, "stats", _stats, "Show what the index holds and where it lives.")
@@ -105,6 +129,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--dataset", type=Path, help="questions to time (default: the eval set)")
     bench.add_argument("--cold-runs", type=int, default=3, help="cold `ask` processes to time")
+    # --- ingest cost (issue 12): evals/ingest_bench.py ---
+    bench.add_argument(
+        "--ingest",
+        action="store_true",
+        help="instead: full ingest, one-edit ingest and data folder size of copies of the course",
+    )
+    bench.add_argument(
+        "--copies", default="1,10,100", help="with --ingest: course sizes, comma-separated"
+    )
 
     serve = _command(
         commands,
@@ -159,7 +192,9 @@ def _parser() -> argparse.ArgumentParser:
         "--baseline",
         type=Path,
         metavar="FILE.json",
-        help="report to compare hybrid against (default: evals/baseline.json)",
+        help="an earlier run's report.json to compare hybrid against: metric changes with "
+        "bootstrap intervals and the cases that flipped (default with --compare: "
+        "evals/baseline.json; a missing file is noted and skipped)",
     )
     evaluate.add_argument(
         "--report",
@@ -175,6 +210,22 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--thresholds", type=Path, metavar="FILE.toml", help="minimums for --gate"
     )
+    # --- CI outputs (evals/junit.py, evals/summary.py, evals/outputs.py) ---
+    evaluate.add_argument(
+        "--junit",
+        type=Path,
+        metavar="FILE.xml",
+        help="write JUnit XML: one test per case, and with --gate one per gated metric",
+    )
+    evaluate.add_argument(
+        "--summary",
+        type=Path,
+        metavar="FILE.md",
+        help="write a Markdown summary (metrics, minimums, changes, flipped and failing "
+        "cases); also appended to $GITHUB_STEP_SUMMARY when that is set",
+    )
+    evaluate.formatter_class = argparse.RawDescriptionHelpFormatter
+    evaluate.epilog = EVAL_EXIT_CODES
     return parser
 
 
@@ -192,6 +243,8 @@ def _command(
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from ingest import ensure_onnx, ingest, make_embedder, make_store, model_id
 
+    if args.urls or args.sitemaps:
+        return _ingest_site(args, settings)
     paths = args.paths or [settings.knowledge_dir]
     report = ingest(
         paths,
@@ -209,6 +262,18 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(f"skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
     for ignored in report.ignored:
         print(f"ignored {ignored}: not a supported file type", file=sys.stderr)
+    _print_ingest(report)
+    # Questions are embedded through an ONNX export of the same model: a cold `ask`
+    # then needs no torch. Exported once per model; a failure only costs speed.
+    ensure_onnx(settings)
+    if report.skipped:
+        print(f"{len(report.skipped)} file(s) skipped; see above.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_ingest(report: Any) -> None:
+    """The summary of an ingest (`ingest.IngestReport`): what changed in the index."""
     print(
         f"{report.documents} documents, {report.chunks} chunks: {report.added} added, "
         f"{report.updated} updated, {report.unchanged} unchanged, {report.deleted} deleted "
@@ -218,11 +283,50 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(f"embedded {report.embedded} chunks and {report.units_embedded} quotable units")
     elif not report.changed:
         print("Index is up to date: nothing was embedded.")
-    # Questions are embedded through an ONNX export of the same model: a cold `ask`
-    # then needs no torch. Exported once per model; a failure only costs speed.
+
+
+def _ingest_site(args: argparse.Namespace, settings: Settings) -> int:
+    """`ingest --url/--sitemap`: pages of the course site, one line per URL that failed."""
+    from ingest import ensure_onnx, make_embedder, make_store, model_id
+    from ingest.web import given_hosts, ingest_site
+    from ingest.web_fetch import FetchOptions
+
+    if args.paths:
+        print("error: give files and folders, or --url/--sitemap, not both", file=sys.stderr)
+        return 2
+    given = [*args.urls, *args.sitemaps]
+    options = FetchOptions(
+        allowed_hosts=frozenset(settings.web_allowed_hosts) or given_hosts(given),
+        user_agent=settings.web_user_agent,
+        concurrency=settings.web_concurrency,
+        delay_seconds=settings.web_delay_seconds,
+        timeout_seconds=settings.web_timeout_seconds,
+        retries=settings.web_retries,
+        max_bytes=settings.max_file_bytes,
+    )
+    site = ingest_site(
+        args.urls,
+        args.sitemaps,
+        make_store(settings),
+        lambda: make_embedder(settings),
+        model=model_id(settings),
+        options=options,
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        progress=not args.quiet,
+    )
+    for failed in site.failed:
+        print(f"failed {failed.source}: {failed.reason}", file=sys.stderr)
+    for removed in site.removed:
+        print(f"removed {removed}: gone from the site or its sitemap")
+    print(
+        f"site: {site.fetched} pages fetched, {site.not_modified} not modified (304), "
+        f"{len(site.removed)} removed, {len(site.failed)} failed"
+    )
+    _print_ingest(site.index)
     ensure_onnx(settings)
-    if report.skipped:
-        print(f"{len(report.skipped)} file(s) skipped; see above.", file=sys.stderr)
+    if site.failed:
+        print(f"{len(site.failed)} URL(s) failed; see above.", file=sys.stderr)
         return 1
     return 0
 
@@ -262,6 +366,7 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     from retrieval import make_assistant
 
     assistant = make_assistant(settings)
+    _warnings_in_one_line("retrieval")  # an LLM too slow or failing: one line, no traceback
     if args.batch is not None:
         return _ask_batch(assistant, args.batch, args.json)
     answer = assistant.ask(args.question)
@@ -270,6 +375,21 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(format_answer(answer))
     return 0
+
+
+def _warnings_in_one_line(logger: str) -> None:
+    """Show the warnings and errors of `logger` on stderr as their message alone: the answer
+    they fell back from is still printed, so a traceback would only bury it."""
+    import logging
+
+    class MessageOnly(logging.Formatter):
+        def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+            return ""
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(MessageOnly("%(message)s"))
+    handler.setLevel(logging.WARNING)
+    logging.getLogger(logger).addHandler(handler)
 
 
 def _ask_batch(assistant: Any, path: Path, as_json: bool) -> int:
@@ -305,6 +425,12 @@ def _ask_batch(assistant: Any, path: Path, as_json: bool) -> int:
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from evals.bench import DATASET, format_bench, run_bench
 
+    if args.ingest:
+        from evals.ingest_bench import format_table, run_ingest_bench
+
+        copies = [int(n) for n in args.copies.split(",")]
+        print(format_table(run_ingest_bench(settings, copies)))
+        return 0
     result = run_bench(settings, args.dataset or DATASET, args.cold_runs)
     print(format_bench(result))
     return 0
@@ -346,6 +472,10 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     import evals
     from retrieval import make_assistant
 
+    outputs = {"--junit": args.junit, "--summary": args.summary}
+    for option, path in outputs.items():
+        if path is not None:
+            evals.check_destination(path, option)  # a typo must not cost a whole run
     if args.dataset:
         splits = [evals.load_split(args.dataset)]
     else:
@@ -356,7 +486,8 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     comparing = args.compare or args.baseline is not None
     baseline = evals.load_baseline(args.baseline) if comparing else None
     names = list(RETRIEVERS) if args.compare else [args.retriever]
-    if (args.gate or comparing) and evals.GATED not in names:
+    wants_hybrid = args.gate or comparing or any(outputs.values())
+    if wants_hybrid and evals.GATED not in names:
         names.insert(0, evals.GATED)
     assistant = make_assistant(settings)
     run = evals.evaluate(assistant, splits, names, progress=sys.stderr.isatty())
@@ -367,16 +498,46 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     print(f"\n{evals.format_failing(report, listed_in_report=('dev',))}")
     total = sum(split.cases for split in report.splits.values())
     print(f"\n{total} cases in {report.seconds:.1f} s; report in {folder}/")
+    changes, baseline_path = None, args.baseline or evals.DEFAULT_BASELINE
     if comparing and baseline is None:
-        print(f"\nno baseline at {args.baseline or evals.DEFAULT_BASELINE}: before/after skipped")
+        print(f"\nno baseline at {baseline_path}: before/after skipped")
     elif comparing:
+        changes = evals.compare_with_baseline(baseline, report)  # checks the baseline's cases
         print(f"\n{evals.format_comparison(baseline, report.to_json())}")
-    if not args.gate:
-        return 0
-    metrics = {n: s.retrievers[evals.GATED].metrics for n, s in report.splits.items()}
-    shortfalls = evals.check_gate(metrics, thresholds)
-    print(f"\n{evals.format_gate(shortfalls, thresholds, list(metrics))}")
+        print(f"\n{evals.format_flips(changes)}")
+    shortfalls: list = []
+    if args.gate:
+        metrics = {n: s.retrievers[evals.GATED].metrics for n, s in report.splits.items()}
+        shortfalls = evals.check_gate(metrics, thresholds)
+        print(f"\n{evals.format_gate(shortfalls, thresholds, list(metrics))}")
+    if args.junit is not None or args.summary is not None:
+        if baseline is not None:
+            against = f"`{baseline_path}` (run {baseline.get('created_at', '?')})"
+        else:
+            against = f"none at `{baseline_path}`, so no changes or flips" if comparing else None
+        gated = thresholds if args.gate else None
+        _write_ci_outputs(args, report, gated, shortfalls, changes, against)
     return 1 if shortfalls else 0
+
+
+def _write_ci_outputs(
+    args: argparse.Namespace,
+    report: Any,
+    thresholds: dict | None,
+    shortfalls: list,
+    changes: dict | None,
+    baseline: str | None,
+) -> None:
+    """`--junit` and `--summary`; the summary also goes to the CI page when there is one."""
+    import evals
+
+    if args.junit is not None:
+        evals.write_output(args.junit, evals.junit_xml(report, thresholds, changes), "--junit")
+    if args.summary is not None:
+        text = evals.to_summary(report, thresholds, shortfalls, changes, baseline)
+        evals.write_output(args.summary, text, "--summary")
+        # Read here, not in Settings: it is GitHub's variable, set only inside a job.
+        evals.append_step_summary(os.environ.get("GITHUB_STEP_SUMMARY"), text)
 
 
 def format_answer(answer: Any) -> str:

@@ -12,6 +12,7 @@ from evals.dataset import (
     load_splits,
 )
 from evals.failures import format_failures
+from evals.flips import SplitChanges, compare_with_baseline, format_flips
 from evals.gate import (
     DEFAULT_THRESHOLDS,
     GATED,
@@ -22,10 +23,13 @@ from evals.gate import (
     load_thresholds,
     minimums_for,
 )
+from evals.junit import junit_xml
 from evals.metrics import HEADLINE_METRICS, METRICS, QUALITY_METRICS
+from evals.outputs import OutputError, append_step_summary, check_destination, write_output
 from evals.report import Report, build_report, write_report
 from evals.results import CaseResult, Run
 from evals.runner import RETRIEVERS, evaluate
+from evals.summary import to_summary
 from evals.tables import format_failing, format_table
 
 __all__ = [
@@ -41,25 +45,34 @@ __all__ = [
     "Case",
     "CaseResult",
     "DatasetError",
+    "OutputError",
     "Report",
     "Run",
     "Section",
     "Shortfall",
     "Split",
+    "SplitChanges",
     "ThresholdsError",
+    "append_step_summary",
     "build_report",
+    "check_destination",
     "check_gate",
+    "compare_with_baseline",
     "evaluate",
     "format_comparison",
     "format_failing",
     "format_failures",
+    "format_flips",
     "format_gate",
     "format_table",
+    "junit_xml",
     "load_baseline",
     "load_dataset",
     "load_split",
     "load_splits",
     "load_thresholds",
     "minimums_for",
+    "to_summary",
+    "write_output",
     "write_report",
 ]

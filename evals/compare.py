@@ -67,7 +67,7 @@ def format_comparison(before: Mapping[str, Any], after: Mapping[str, Any]) -> st
         )
         rows = [["metric", "before", "now", "change"]]
         for metric in QUALITY_METRICS:
-            a, b = old["metrics"].get(metric), new["metrics"].get(metric)
+            a, b = old.get("metrics", {}).get(metric), new["metrics"].get(metric)
             rows.append([metric, format_value(metric, a), format_value(metric, b), delta(a, b)])
         blocks.append(f"{header}\n{text_table(rows)}\n\n{_category_table(old, new)}")
     return "\n\n".join(blocks)
@@ -86,11 +86,11 @@ def delta(before: float | None, after: float | None) -> str:
 
 def _category_table(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     rows = [["category", "cases", *CATEGORY_METRICS]]
-    for category in sorted(set(old["categories"]) | set(new["categories"])):
+    for category in sorted(set(old.get("categories", {})) | set(new["categories"])):
         counts = [_count(side, category) for side in (old, new)]
         cells = [category, str(counts[1]) if counts[0] == counts[1] else "{} → {}".format(*counts)]
         for metric in CATEGORY_METRICS:
-            a, b = (side["categories"].get(category, {}).get(metric) for side in (old, new))
+            a, b = (side.get("categories", {}).get(category, {}).get(metric) for side in (old, new))
             cells.append(f"{format_value(metric, a)} → {format_value(metric, b)}")
         rows.append(cells)
     return text_table(rows)
