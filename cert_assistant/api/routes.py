@@ -1,4 +1,4 @@
-"""The endpoints: chat, streamed chat, feedback and health; thin, the service does the work."""
+"""The endpoints: chat, streamed chat, feedback, examples, health; the service does the work."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from cert_assistant.api.schemas import (
     ChatRequest,
     ChatResponse,
     ErrorOut,
+    ExamplesOut,
     FeedbackRequest,
     FeedbackResponse,
     Health,
@@ -175,6 +176,19 @@ async def feedback(body: FeedbackRequest, request: Request) -> dict[str, Any]:
     conversation = str(body.conversation_id)
     await service.record_feedback(body.interaction_id, conversation, body.rating, body.comment)
     return {"status": "recorded", "request_id": request_id(request)}
+
+
+@router.get(
+    "/api/examples",
+    response_model=ExamplesOut,
+    responses={status: _ERRORS[status] for status in (500, 503, 504)},
+    summary="Example questions for an empty chat",
+)
+async def examples(request: Request) -> dict[str, Any]:
+    """A few questions the course answers, taken from its FAQ: the widget offers them in its
+    empty panel, so they follow the course instead of being written into the page."""
+    questions = await _service(request).examples()
+    return {"questions": questions, "request_id": request_id(request)}
 
 
 @router.get(

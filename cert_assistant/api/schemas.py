@@ -143,6 +143,17 @@ class FeedbackResponse(BaseModel):
     request_id: str
 
 
+class ExamplesOut(BaseModel):
+    """Questions to offer before the first one, so a learner sees what the assistant answers."""
+
+    questions: list[str] = Field(
+        description="A few FAQ questions of the course, spread over the FAQ; empty when the "
+        "course has none.",
+        examples=[["How hard is the Certified MLOps Architect exam?"]],
+    )
+    request_id: str
+
+
 class Health(BaseModel):
     """Whether this process can answer, and what its index holds."""
 

@@ -40,11 +40,15 @@ class AssistantService:
         settings: Limits, timeouts and where the index and feedback database live.
         assistant: A ready `retrieval.Assistant` (or a stand-in with `ask`/`stream`/`info`);
             built with `make_assistant(settings)` when None.
-        feedback: A ready `FeedbackStore`; opened at `settings.feedback_path` when None.
+        feedback: A ready `FeedbackStore`; opened at `settings.feedback_url` when None.
+        metrics: The process's `Metrics` to count answers and ratings in, if /metrics is on.
     """
 
-    def __init__(self, settings: Settings, assistant: Any = None, feedback: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, assistant: Any = None, feedback: Any = None, metrics: Any = None
+    ) -> None:
         self.settings = settings
+        self.metrics = metrics
         self._assistant = assistant
         self._feedback = feedback
         self._building = anyio.Lock()
@@ -58,7 +62,7 @@ class AssistantService:
             from cert_assistant.feedback import FeedbackStore
 
             self._feedback = await anyio.to_thread.run_sync(
-                FeedbackStore, self.settings.feedback_path
+                FeedbackStore, self.settings.feedback_url
             )
 
     async def assistant(self) -> Any:
@@ -164,6 +168,34 @@ class AssistantService:
             raise APIError(404, NO_SUCH_ANSWER) from error
         except ValueError as error:
             raise APIError(422, f"rating: {error}", field="rating") from error
+        if self.metrics is not None:
+            self.metrics.count_rating(rating)
+
+    async def index_manifest(self) -> Any | None:
+        """The manifest of the index this process answers from (for /metrics), or None."""
+        try:
+            assistant = await self.assistant()
+        except APIError:
+            return None
+        store = getattr(getattr(assistant, "retriever", None), "store", None)
+        if store is None:  # a stand-in assistant without an index
+            return None
+        try:
+            return await self._call(store.manifest)
+        except (APIError, CertAssistantError):
+            return None
+
+    async def examples(self) -> list[str]:
+        """A few questions the course answers (FAQ questions of the index), for an empty chat.
+
+        Raises:
+            APIError: 503 without an index or a reachable store, 504 past the deadline.
+        """
+        assistant = await self.assistant()
+        try:
+            return await self._call(assistant.examples)
+        except CertAssistantError as error:
+            raise _as_api_error(error) from error
 
     async def health(self) -> dict[str, Any]:
         """What `/healthz` shows; `index_loaded` is False when this process cannot answer."""
@@ -208,6 +240,8 @@ class AssistantService:
     ) -> dict[str, Any]:
         """The answer with the id of its feedback-log row; a failing log never loses an answer."""
         conversation_id = conversation_id or str(uuid.uuid4())
+        if self.metrics is not None:
+            self.metrics.count_answer(bool(answer.get("refused")))
         log_answer = functools.partial(self._feedback.log_answer, conversation_id, question, answer)
         try:
             interaction_id = await anyio.to_thread.run_sync(log_answer)
