@@ -8,6 +8,8 @@ or page switch here leads to it.
 
 import streamlit as st
 
+from ui.page_style import readable_captions
+
 # Embedded in the course site: no header or sidebar, so the chat gets the whole frame.
 COMPACT_CSS = """
 <style>
@@ -20,6 +22,7 @@ COMPACT_CSS = """
 # An emoji icon is drawn in the page; a `:material/...` one is fetched from fonts.gstatic.com,
 # and the app loads nothing from outside hosts.
 st.set_page_config(page_title="Course assistant", page_icon="🎓")
+readable_captions()
 embedded = bool(st.context.is_embedded)
 if embedded:
     st.html(COMPACT_CSS)

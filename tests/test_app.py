@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -360,3 +361,14 @@ def test_a_question_is_shown_as_text_not_markdown(feedback_db: Path) -> None:
     assert not user.markdown
     at.run()  # and so it stays when the conversation is replayed
     assert at.chat_message[0].text[0].value == question
+
+
+def test_conversation_ids_are_128_random_bits() -> None:
+    from ui.conversation_memory import new_conversation_id
+
+    ids = [uuid.UUID(new_conversation_id()).int for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    seen = 0
+    for number in ids:
+        seen |= number
+    assert seen == 2**128 - 1  # every bit varies: no fixed version bits as in uuid4 (122)

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import base64
+import doctest
+import json
+import re
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 from streamlit.testing.v1 import AppTest
 
 from cert_assistant import staff_access
+from ui.staff_tables import chart_days, recent_table
 
 pytestmark = pytest.mark.ui
 
@@ -226,15 +233,19 @@ def test_staff_page_shows_questions_refusals_ratings_and_eval_report(
     assert not at.exception
 
     assert [m.value for m in at.metric] == ["3", "1", "2", "0 / 1"]
-    assert [s.value for s in at.subheader] == [
+    assert [s.value for s in at.header] == [
         "Questions per day", "Refused questions, grouped", "Thumbs-down answers",
         "Recent questions", "Latest evaluation",
     ]  # fmt: skip
     groups, recent = (frame.value for frame in at.dataframe)
-    assert len(recent) == 3 and recent["question"].iloc[-1] == "Can the exam be taken online?"
+    # Both wordings of the weather question are one row, counted twice, in the latest wording.
+    assert recent["question"].tolist() == [
+        "whats the weather in   paris", "Can the exam be taken online?",
+    ]  # fmt: skip
+    assert recent["times asked"].tolist() == [2, 1]
     assert answered not in recent.to_csv()  # staff see answers, never the ids that rate them
-    assert groups["count"].tolist() == [2]  # both wordings of the weather question
-    assert groups["question"].tolist() == ["whats the weather in   paris"]
+    assert groups["times asked"].tolist() == [2]
+    assert groups["latest wording"].tolist() == ["whats the weather in   paris"]
     (disliked,) = at.expander
     assert disliked.label.startswith("Can the exam be taken online?")
     # The learner's comment is shown literally, not rendered as an image.
@@ -247,3 +258,77 @@ def test_staff_page_renders_before_any_question(feedback_db: Path) -> None:
     at = signed_in()
 
     assert "No questions yet" in at.info[0].value
+
+
+# --- the dashboard's polish (issue 10) ------------------------------------------------------
+def test_times_are_local_and_missing_values_blank(feedback_db: Path) -> None:
+    ask(open_learner(), "Can the exam be taken online?")
+    asked = datetime.fromisoformat(rows(feedback_db)[0]["time"])
+    at = AppTest.from_file(str(STAFF_APP), default_timeout=TIMEOUT)
+    at.context = {"timezone": "Asia/Kolkata"}  # UTC+05:30: no clock shows the UTC time there
+    sign_in(at.run(), PASSWORD)
+
+    [recent] = [frame.value for frame in at.dataframe]
+    shown = recent["last asked"].iloc[0]
+    assert shown == f"{asked.astimezone(ZoneInfo('Asia/Kolkata')):%Y-%m-%d %H:%M}"
+    assert "+00:00" not in recent.to_csv() and "T" not in shown
+    assert (recent["rating"].iloc[0], recent["comment"].iloc[0]) == ("", "")  # not "None"
+    assert "times in Asia/Kolkata" in texts(at)
+
+
+def test_a_disliked_follow_up_shows_the_question_before_and_the_search(feedback_db: Path) -> None:
+    at = ask(open_learner(), "What is the Foundation level?")
+    ask(at, "how long does it take?")
+    follow_up = rows(feedback_db)[1]["public_id"]
+    at.feedback(key=f"rating-{follow_up}").set_value(0).run()
+
+    at = signed_in()
+
+    (disliked,) = at.expander
+    shown = texts(disliked)
+    assert "**Follow-up to:** What is the Foundation level?" in shown
+    searched = re.search(r"\*\*Searched the course for:\*\* (.+)", shown)
+    assert searched and "Foundation" in searched[1], shown  # the subject borrowed from before
+
+
+def test_one_day_of_questions_is_a_bar_among_a_week_and_the_refusals_export(
+    feedback_db: Path,
+) -> None:
+    at = ask(open_learner(), "What's the weather in Paris?")
+    ask(at, "what is the weather in paris")
+    ask(at, "Can I pay the exam fee in bitcoin?")
+
+    at = signed_in()
+
+    [chart] = at.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    assert spec["mark"]["type"] == "bar" and spec["encoding"]["x"]["field"] == "day"
+    days = convert_arrow_bytes_to_pandas_df(chart.proto.datasets[0].data.data)
+    assert len(days) == 7 and days["questions"].tolist()[-1] == 3  # today among empty days
+    [download] = at.get("download_button")
+    assert download.label == "Download the refused questions (CSV)"
+    assert "No evaluation report yet" in at.info[0].value  # and how to make one
+    assert "cert-assistant eval" in at.info[0].value
+
+
+def test_table_helpers_group_repeats_and_pad_the_chart() -> None:
+    rows_ = [
+        {"time": "2026-11-27T09:05:00+00:00", "question": "Is it ONLINE?", "refused": False,
+         "rating": "down", "comment": None, "answer": "Yes. [1]"},
+        {"time": "2026-11-26T08:00:00+00:00", "question": "is it online", "refused": False,
+         "rating": None, "comment": None, "answer": "Yes. [1]"},
+    ]  # fmt: skip
+    table = recent_table(rows_, ZoneInfo("Europe/Paris"))
+    assert table.to_dict("records") == [
+        {"last asked": "2026-11-27 10:05", "question": "Is it ONLINE?", "times asked": 2,
+         "outcome": "answered", "rating": "thumbs down", "comment": "", "answer": "Yes. [1]"},
+    ]  # fmt: skip
+    days = chart_days([{"day": "2026-11-20", "questions": 2}], date(2026, 11, 27))
+    assert len(days) == 8 and days["questions"].sum() == 2  # up to today, empty days shown
+
+
+def test_the_table_helpers_examples_hold() -> None:
+    import ui.staff_tables
+
+    failed, attempted = doctest.testmod(ui.staff_tables)
+    assert attempted and not failed

@@ -19,17 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from browsers import chromium
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 SERVER_START_SECONDS = 90
 PAGE_SECONDS = 120  # the learner app's first page load also loads the embedding model
 STAFF_PASSWORD = "correct horse battery staple"
@@ -134,16 +130,8 @@ def wait_for_health(process: subprocess.Popen, url: str, log: Path) -> None:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Headless Debian Chromium through Playwright."""
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: apt-get install -y chromium chromium-driver")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -279,6 +267,79 @@ def test_staff_dashboard_asks_for_the_password_and_refuses_a_wrong_one(
     page.reload()
     page.get_by_label("Staff password").wait_for(timeout=60_000)
     assert "What learners ask" not in page.locator("body").inner_text()
+
+
+def ask_in_chat(page, question: str, turn: int) -> object:
+    """Ask in the learner's chat and wait for the `turn`-th answer to be complete."""
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(question)
+    box.press("Enter")
+    answer = page.get_by_test_id("stChatMessage").nth(2 * turn - 1)
+    answer.get_by_role("button", name="Copy the answer").wait_for(timeout=PAGE_SECONDS * 1000)
+    return answer
+
+
+def sign_in(page, staff_app: Server) -> None:
+    page.goto(staff_app.url, timeout=60_000)
+    password = page.get_by_label("Staff password")
+    password.fill(STAFF_PASSWORD)
+    password.press("Enter")
+    page.get_by_role("heading", name="What learners ask").wait_for(timeout=60_000)
+
+
+def test_the_dashboard_reads_well_and_exports_the_refused_questions(
+    learner_app: Server, staff_app: Server, browser, artifacts: Path, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Asia/Tokyo")
+    try:
+        page = context.new_page()
+        page.goto(learner_app.url, timeout=60_000)
+        wait_for_chat(page)
+        ask_in_chat(page, "What is the Foundation level?", 1)
+        follow_up = ask_in_chat(page, "how long does it take?", 2)
+        follow_up.get_by_role("radio", name="Thumbs down").click()
+        page.get_by_text("Thanks for the feedback!").wait_for(timeout=30_000)
+        ask_in_chat(page, "Can I pay the exam fee in bitcoin?", 3)
+        ask_in_chat(page, "can i pay the exam fee in Bitcoin", 4)
+
+        sign_in(page, staff_app)
+        body = page.locator("body")
+        expect(body).to_contain_text("times in Asia/Tokyo")
+        # The last section: drawn once the follow-up's search is rebuilt (the model loads).
+        expect(page.get_by_text("No evaluation report yet")).to_be_visible(
+            timeout=PAGE_SECONDS * 1000
+        )
+        assert "+00:00" not in body.inner_text()
+
+        # The disliked follow-up: the question before it and what was searched.
+        page.get_by_test_id("stExpander").filter(has_text="how long does it take?").click()
+        expect(page.get_by_text("Follow-up to: What is the Foundation level?")).to_be_visible()
+        searched = page.get_by_test_id("stMarkdownContainer").filter(
+            has_text="Searched the course for:"
+        )
+        expect(searched).to_contain_text("Foundation")  # the subject the follow-up leaned on
+
+        # Selecting a recent question shows its whole answer under the table.
+        recent = page.get_by_test_id("stDataFrame").last
+        recent.scroll_into_view_if_needed()
+        box = recent.bounding_box()
+        page.mouse.click(box["x"] + 12, box["y"] + 35 + 17)  # the newest row's checkbox
+        shown = page.locator(".st-key-recent-answer")
+        expect(shown).to_contain_text("can i pay the exam fee in Bitcoin", timeout=30_000)
+        expect(shown).to_contain_text("Sorry, the course content doesn't cover that.")
+        page.screenshot(path=str(artifacts / "staff-dashboard-polish.png"), full_page=True)
+
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download the refused questions (CSV)").click()
+        saved = tmp_path / "refused.csv"
+        download.value.save_as(saved)
+        assert download.value.suggested_filename == "refused-questions.csv"
+        header, *rows = saved.read_text(encoding="utf-8").splitlines()
+        assert header == "times asked,latest wording,last asked"
+        assert rows[0].startswith("2,can i pay the exam fee in Bitcoin,")  # both wordings
+        assert "+00:00" not in rows[0] and "T" not in rows[0].split(",")[-1]
+    finally:
+        context.close()
 
 
 def test_the_servers_logged_no_errors_and_never_the_password(

@@ -1,11 +1,11 @@
 """The learner's page: ask about the course, read the cited answer as it streams, copy it, rate
-it, and ask one of the follow-up questions it suggests."""
+it, and ask one of the follow-up questions it suggests. The conversation goes on after a
+reload or on the next course page (`ui/conversation_memory.py`)."""
 
 from __future__ import annotations
 
 import itertools
 import logging
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -16,9 +16,11 @@ from cert_assistant.feedback import FeedbackStore
 from cert_core.errors import CertAssistantError, IndexMissingError, QuestionError
 from cert_core.settings import Settings
 from retrieval import Answer, Assistant, DoneEvent, Event, IndexInfo, TextEvent
+from ui.conversation_memory import kept_conversation, new_conversation_id
 from ui.coverage import CoveredPage, assistant_contents
 from ui.followups import assistant_follow_ups
 from ui.messages import (
+    RATINGS,
     as_markdown,
     queue_question,
     render_answer_text,
@@ -44,7 +46,38 @@ SORRY = "Sorry, something went wrong while answering. Please try again in a mome
 def start_conversation() -> None:
     """Forget the conversation and start a new one under a fresh random id."""
     st.session_state.messages = []
-    st.session_state.conversation_id = str(uuid.uuid4())
+    st.session_state.conversation_id = new_conversation_id()
+    st.session_state.resuming = False  # the browser keeps this one from now on
+
+
+def resume_conversation(conversation_id: str, store: FeedbackStore, assistant: Assistant) -> None:
+    """Go on with the conversation the browser kept: its turns from the store, as they were
+    shown, ratings included; the questions to ask next under its last answer."""
+    try:
+        turns = store.conversation_turns(conversation_id)
+    except Exception:  # the learner still gets the chat, under the same conversation
+        log.exception("Reading a kept conversation from the feedback store failed")
+        turns = []
+    messages: list[dict[str, Any]] = []
+    for turn in turns:
+        answer = {k: turn[k] for k in ("answer", "citations", "refused", "suggestions")}
+        messages += [
+            {"role": "user", "content": turn["question"]},
+            {"role": "assistant", "content": turn["answer"], "answer": answer,
+             "interaction_id": turn["interaction_id"]},
+        ]  # fmt: skip
+        if turn["rating"] in RATINGS:
+            st.session_state[f"rating-{turn['interaction_id']}"] = RATINGS.index(turn["rating"])
+            st.session_state[f"comment-{turn['interaction_id']}"] = turn["comment"] or ""
+    if messages:
+        asked = [t["question"] for t in turns]
+        last = messages[-1]["answer"]
+        messages[-1]["follow_ups"] = _follow_ups(
+            assistant, last["refused"], last["citations"], asked
+        )
+    st.session_state.conversation_id = conversation_id
+    st.session_state.messages = messages
+    st.session_state.resuming = False
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -141,18 +174,22 @@ def _remember(
         "answer": payload,
         "searched": searched,
         "interaction_id": interaction_id,
-        "follow_ups": _follow_ups(assistant, answer, [*asked, question.strip()]),
+        "follow_ups": _follow_ups(
+            assistant, answer.refused, payload["citations"], [*asked, question.strip()]
+        ),
     }
     st.session_state.messages += [{"role": "user", "content": question.strip()}, message]
     return message
 
 
-def _follow_ups(assistant: Assistant, answer: Answer, asked: list[str]) -> list[str]:
+def _follow_ups(
+    assistant: Assistant, refused: bool, citations: list[dict[str, Any]], asked: list[str]
+) -> list[str]:
     """Questions to suggest after an answer; none after a refusal, or when they fail."""
-    if answer.refused or not answer.citations:
+    if refused or not citations:
         return []
     try:
-        return assistant_follow_ups(assistant, [c.section for c in answer.citations], asked)
+        return assistant_follow_ups(assistant, [c["section"] for c in citations], asked)
     except Exception:  # an answer is still worth showing without suggestions
         log.exception("Building follow-up questions failed")
         return []
@@ -203,6 +240,13 @@ store = load_feedback_store()
 embedded = bool(st.context.is_embedded)
 if "messages" not in st.session_state:
     start_conversation()
+    st.session_state.resuming = True  # until the browser says which conversation it kept
+kept = kept_conversation(
+    st.session_state.conversation_id,
+    starting=st.session_state.resuming and not st.session_state.messages,
+)
+if kept is not None and st.session_state.resuming and not st.session_state.messages:
+    resume_conversation(kept, store, assistant)
 
 typed = st.chat_input("Ask about the course…", key="question", submit_mode="disable")
 question = typed if typed is not None else st.session_state.pop("pending_question", None)

@@ -45,8 +45,8 @@ def load_assistant() -> Assistant:
 
 @st.cache_resource(show_spinner=False)
 def load_feedback_store() -> FeedbackStore:
-    """The SQLite feedback store at `settings.feedback_path`."""
-    return FeedbackStore(load_settings().feedback_path)
+    """The feedback store at `settings.feedback_url`: the SQLite file, or a shared database."""
+    return FeedbackStore(load_settings().feedback_url)
 
 
 @st.cache_resource(show_spinner=False)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
+from pathlib import Path
 
 import streamlit as st
 
@@ -21,10 +23,17 @@ from cert_assistant.staff_access import (
     password_matches,
     staff_sign_in,
 )
+from ui.page_style import readable_captions
 from ui.resources import load_settings, load_sign_in_throttle
 from ui.safe_markdown import escape
 
 log = logging.getLogger("ui.staff_app")  # scripts run as __main__: name the logger
+
+# Streamlit puts this file's folder first on sys.path, where `ui/coverage.py` would hide the
+# `coverage` package that numba (under bm25s) imports once the dashboard loads the assistant
+# (a disliked follow-up's search). `ui` is imported as a package from the project folder.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != _HERE]
 
 TITLE = "Staff dashboard"
 SIGNED_IN = "staff-signed-in"  # session state: this session gave the right password
@@ -102,6 +111,7 @@ def render_sign_out(sign_in: StaffSignIn) -> None:
 
 
 st.set_page_config(page_title=f"{TITLE} · Course assistant")
+readable_captions()
 sign_in = require_sign_in()
 if sign_in.uses_provider:
     ask_provider(sign_in)
