@@ -30,7 +30,7 @@ _ROW = [
     interactions.c[name]
     for name in (
         "id", "time", "conversation_id", "question", "answer", "citations", "refused",
-        "rating", "comment",
+        "rating", "comment", "query",
     )
 ]  # fmt: skip
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
@@ -84,7 +84,13 @@ class FeedbackStore:
                 f"Cannot open the feedback database {self.location}: {reason}"
             ) from None
 
-    def log_answer(self, conversation_id: str, question: str, answer: dict[str, Any]) -> str:
+    def log_answer(
+        self,
+        conversation_id: str,
+        question: str,
+        answer: dict[str, Any],
+        query: str | None = None,
+    ) -> str:
         """Keep one question and the answer given to it.
 
         The answer's text and each quoted passage are kept up to `MAX_ANSWER_CHARS`.
@@ -93,6 +99,8 @@ class FeedbackStore:
             conversation_id: UUID of the conversation the question belongs to.
             question: What the learner typed.
             answer: `Answer.to_json()` of the reply.
+            query: What was searched (`Answer.query`): a follow-up's rewritten question,
+                kept for staff reading why it was answered as it was.
 
         Returns:
             The interaction id to rate the answer by: 32 random lowercase hex digits, so it
@@ -120,6 +128,7 @@ class FeedbackStore:
                 ensure_ascii=False,
             ),
             "suggestions": json.dumps(answer.get("suggestions", []), ensure_ascii=False),
+            "query": _cut(query) if query else None,
             "refused": int(bool(answer.get("refused", False))),
         }
         with self.engine.begin() as conn:

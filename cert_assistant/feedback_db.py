@@ -38,6 +38,7 @@ interactions = sa.Table(
     sa.Column("answer", sa.Text, nullable=False),
     sa.Column("citations", sa.Text, nullable=False),  # JSON list of Answer citations
     sa.Column("suggestions", sa.Text, nullable=False),  # JSON list of Answer suggestions
+    sa.Column("query", sa.Text),  # what was searched (a follow-up's rewritten question)
     sa.Column("refused", sa.Integer, nullable=False),  # 0 or 1, as the sqlite3 store kept it
     sa.Column("rating", sa.Text),  # the latest rating, its comment and its time
     sa.Column("comment", sa.Text),

@@ -147,7 +147,7 @@ def test_chat_keeps_the_conversation_id_and_logs_the_answer(client: TestClient, 
     assert row == (conversation, FAQ_QUESTION, body["answer"])
 
 
-def test_chat_follows_up_on_the_history(client: TestClient) -> None:
+def test_chat_follows_up_on_the_history(client: TestClient, tmp_path: Path) -> None:
     history = [
         {"role": "user", "content": "What are the common mistakes at the Foundation level?"},
         {"role": "assistant", "content": "Skipping data validation checks. [1]"},
@@ -157,6 +157,9 @@ def test_chat_follows_up_on_the_history(client: TestClient) -> None:
     )
     assert response.status_code == 200
     assert response.json()["answer"]
+    with sqlite3.connect(tmp_path / "feedback.sqlite3") as db:  # the search kept for staff
+        (query,) = db.execute("SELECT query FROM interactions").fetchone()
+    assert "Foundation" in query
 
 
 def test_a_refusal_is_an_answer_with_refused_set(client: TestClient) -> None:

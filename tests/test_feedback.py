@@ -77,7 +77,7 @@ def test_log_answer_stores_question_answer_citations_and_time(
     assert oldest["time"].endswith("+00:00")
     assert set(oldest) == {
         "id", "time", "conversation_id", "question", "answer", "citations", "refused",
-        "rating", "comment",
+        "rating", "comment", "query",
     }  # fmt: skip
 
 
@@ -412,6 +412,17 @@ def test_a_v1_process_opening_the_file_again_is_caught_up(db: Path, conversation
     assert ratings(db) == [("Is the exam online?", "up", None), ("Old process", "down", "v1")]
 
 
+def test_the_search_of_an_answer_is_kept_with_it(store: FeedbackStore, conversation: str) -> None:
+    rewritten = "how long does it take? (Foundation level)"
+    store.log_answer(conversation, "how long does it take?", answered(), query=rewritten)
+    store.log_answer(conversation, "Can the exam be taken online?", answered())
+
+    older, newer = store.recent()[::-1]
+
+    assert older["query"] == "how long does it take? (Foundation level)"
+    assert newer["query"] is None  # an answer without a query keeps none
+
+
 def test_conversation_turns_come_back_in_order_for_their_id_only(
     store: FeedbackStore, conversation: str
 ) -> None:
@@ -472,7 +483,7 @@ def test_a_v2_file_of_the_sqlite3_store_is_taken_over_as_it_is(db: Path, convers
 
     store = FeedbackStore(db)
 
-    assert alembic_head(db) == ["0003"]
+    assert alembic_head(db) == ["0004"]
     store.record_feedback("a" * 32, conversation, "up")  # its id still rates it
     assert [t["question"] for t in store.conversation_turns(conversation)] == [
         "Is the exam online?"
@@ -508,7 +519,7 @@ def test_the_migrations_build_exactly_the_tables_the_store_uses(store: FeedbackS
 
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), METADATA) == []
-    assert alembic_head(store.path) == ["0003"]
+    assert alembic_head(store.path) == ["0004"]
 
 
 def open_together(target: str | Path, stores: int = 8) -> list[BaseException]:
@@ -536,7 +547,7 @@ def open_together(target: str | Path, stores: int = 8) -> list[BaseException]:
 
 def test_stores_opening_a_new_file_together_migrate_it_once(db: Path) -> None:
     assert open_together(db) == []  # without the write lock, 7 of 8 fail: "already exists"
-    assert alembic_head(db) == ["0003"]
+    assert alembic_head(db) == ["0004"]
 
 
 def test_a_database_that_cannot_be_opened_is_named_in_one_line(tmp_path: Path) -> None:

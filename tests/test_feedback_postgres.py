@@ -109,7 +109,7 @@ def test_concurrent_writes_from_threads_all_land(store: FeedbackStore) -> None:
 def test_hosts_starting_together_migrate_once(postgres_url: str) -> None:
     """Eight stores open an empty database at once: one migrates, the others wait for it."""
     assert open_together(postgres_url) == []  # without the advisory lock: "already exists"
-    assert head(postgres_url) == ["0003"]
+    assert head(postgres_url) == ["0004"]
 
 
 def test_the_migrations_build_exactly_the_tables_the_store_uses(store: FeedbackStore) -> None:

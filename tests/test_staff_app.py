@@ -289,6 +289,8 @@ def test_a_disliked_follow_up_shows_the_question_before_and_the_search(feedback_
     assert "**Follow-up to:** What is the Foundation level?" in shown
     searched = re.search(r"\*\*Searched the course for:\*\* (.+)", shown)
     assert searched and "Foundation" in searched[1], shown  # the subject borrowed from before
+    shown_query = searched[1].strip().replace("\\", "")  # as Markdown-escaped on the page
+    assert rows(feedback_db)[1]["query"] == shown_query  # the query kept with the answer
 
 
 def test_one_day_of_questions_is_a_bar_among_a_week_and_the_refusals_export(

@@ -162,7 +162,8 @@ def _remember(
     returns the assistant's message."""
     payload = answer.to_json()
     try:
-        interaction_id = store.log_answer(st.session_state.conversation_id, question, payload)
+        conversation = st.session_state.conversation_id
+        interaction_id = store.log_answer(conversation, question, payload, query=answer.query)
     except Exception:  # an answer is still worth showing when the log is unavailable
         log.exception("Logging an answer to the feedback store failed")
         interaction_id = None

@@ -101,7 +101,7 @@ def render_thumbs_down(store: FeedbackStore, zone: tzinfo) -> None:
             before = _turns_before(store, row)
             if before:
                 st.markdown(f"**Follow-up to:** {_plain(before[-1]['question'])}")
-                if searched := _searched(row["question"], before):
+                if searched := _searched(row, before):
                     st.markdown(f"**Searched the course for:** {_plain(searched)}")
             st.markdown(f"**Answer:** {row['answer']}")
             for c in row["citations"]:
@@ -161,9 +161,13 @@ def _turns_before(store: FeedbackStore, row: dict[str, Any]) -> list[dict[str, A
     return turns[:place]
 
 
-def _searched(question: str, before: list[dict[str, Any]]) -> str | None:
-    """What the assistant searches for `question` after `before`, as it reads it today;
-    None when that is the question itself or the assistant cannot start here."""
+def _searched(row: dict[str, Any], before: list[dict[str, Any]]) -> str | None:
+    """What the assistant searched for a follow-up: the query kept with the answer, or for
+    an answer logged before queries were kept, the one it would search today; None when
+    that is the question itself or the assistant cannot start here."""
+    question = row["question"]
+    if row.get("query"):
+        return row["query"] if row["query"] != question.strip() else None
     history = []
     for turn in before:
         history += [

@@ -97,7 +97,7 @@ class AssistantService:
             answer = await self._call(assistant.ask, question, history)
         except CertAssistantError as error:
             raise _as_api_error(error) from error
-        return await self._logged(question, answer.to_json(), conversation_id)
+        return await self._logged(question, answer.to_json(), conversation_id, answer.query)
 
     async def stream(
         self, question: str, history: list[dict[str, str]], conversation_id: str | None
@@ -120,7 +120,8 @@ class AssistantService:
                     yield "citations", _citations(event)
                 elif isinstance(event, DoneEvent):
                     answer = event.answer.to_json()
-                    yield "done", await self._logged(question, answer, conversation_id)
+                    query = event.answer.query
+                    yield "done", await self._logged(question, answer, conversation_id, query)
         finally:  # the client left or the deadline passed: end the LLM call it may hold
             _close(events)
 
@@ -236,13 +237,19 @@ class AssistantService:
         return APIError(504, f"The answer took longer than {seconds:g} s. Please try again.")
 
     async def _logged(
-        self, question: str, answer: dict[str, Any], conversation_id: str | None
+        self,
+        question: str,
+        answer: dict[str, Any],
+        conversation_id: str | None,
+        query: str | None = None,
     ) -> dict[str, Any]:
         """The answer with the id of its feedback-log row; a failing log never loses an answer."""
         conversation_id = conversation_id or str(uuid.uuid4())
         if self.metrics is not None:
             self.metrics.count_answer(bool(answer.get("refused")))
-        log_answer = functools.partial(self._feedback.log_answer, conversation_id, question, answer)
+        log_answer = functools.partial(
+            self._feedback.log_answer, conversation_id, question, answer, query
+        )
         try:
             interaction_id = await anyio.to_thread.run_sync(log_answer)
         except Exception:
