@@ -366,7 +366,7 @@ def test_the_embedded_conversation_survives_a_reload_and_a_move_to_another_page(
 
         # "New conversation" is kept too: a reload then shows the empty chat.
         frame.get_by_role("button", name="New conversation").click()
-        expect(frame.get_by_text("Try one of these:")).to_be_visible(timeout=30_000)
+        expect(frame.get_by_text("Try one of these:")).to_be_visible(timeout=PAGE_SECONDS * 1000)
         page.reload(timeout=PAGE_SECONDS * 1000)
         frame = page.frame_locator("iframe#course-assistant")
         expect(frame.get_by_text("Try one of these:")).to_be_visible(timeout=PAGE_SECONDS * 1000)
@@ -387,7 +387,7 @@ def test_the_embedded_conversation_survives_a_reload_and_a_move_to_another_page(
             frame = page.frame_locator("iframe#course-assistant")
             frame.get_by_test_id("stChatInputTextArea").wait_for(timeout=PAGE_SECONDS * 1000)
             messages = frame.get_by_test_id("stChatMessage")
-            expect(messages).to_have_count(turns, timeout=30_000)
+            expect(messages).to_have_count(turns, timeout=PAGE_SECONDS * 1000)
             page.wait_for_timeout(1_000)
             assert messages.count() == turns
         assert visited.outside() == [] and other.outside() == []
