@@ -242,6 +242,8 @@ embedded = bool(st.context.is_embedded)
 if "messages" not in st.session_state:
     start_conversation()
     st.session_state.resuming = True  # until the browser says which conversation it kept
+elif "resuming" not in st.session_state:  # a session whose turns were set before this page ran
+    st.session_state.resuming = False
 kept = kept_conversation(
     st.session_state.conversation_id,
     starting=st.session_state.resuming and not st.session_state.messages,
