@@ -67,12 +67,17 @@ def running_api(env: dict[str, str], log: Path, port: int | None = None) -> Iter
         _wait_healthy(api)
         yield api
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process, grace=20)
+
+
+def stop_process(process: subprocess.Popen, grace: float = 10, then: float = 10) -> None:
+    """Ask a server process to stop; kill it when it has not within `grace` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=then)
 
 
 def _wait_healthy(api: ApiProcess) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import chromadb
 import pytest
+from api_process import stop_process
 from langchain_core.embeddings import Embeddings
 
 from ingest import ChunkStore, SentenceTransformerEmbedder
@@ -164,12 +165,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         _wait_for_heartbeat(process, host, port, log_path)
         yield host, port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
 
 def _wait_for_heartbeat(process: subprocess.Popen, host: str, port: int, log: Path) -> None:

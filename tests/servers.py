@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from api_process import free_port
+from api_process import free_port, stop_process
 
 START_SECONDS = 60
 PG_USER = "cert"
@@ -43,7 +43,7 @@ def running_redis(folder: Path) -> Iterator[str]:
         _wait(lambda: redis.Redis.from_url(url, socket_timeout=1).ping(), process, log)
         yield url
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def postgres_bin() -> Path:
@@ -114,15 +114,6 @@ def _wait(ready, process: subprocess.Popen, log: Path) -> None:
             last = error
             time.sleep(0.1)
     pytest.fail(f"the server did not answer in {START_SECONDS} s ({last}):\n{_read(log)}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def _read(log: Path) -> str:

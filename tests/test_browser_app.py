@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from api_process import stop_process
 from browsers import chromium
 from playwright.sync_api import expect
 
@@ -94,12 +95,7 @@ def run_streamlit(script: str, index: Path, scratch: Path) -> Iterator[App]:
         running.timings["server_ready_s"] = time.perf_counter() - started
         yield running
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop_process(process, grace=15, then=15)
 
 
 def wait_for_health(process: subprocess.Popen, url: str, log: Path) -> None:

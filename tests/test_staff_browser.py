@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from api_process import stop_process
 from browsers import chromium
 from playwright.sync_api import expect
 
@@ -105,12 +106,7 @@ def run_server(command: list[str], env: dict[str, str], log: Path, port: int) ->
         wait_for_health(process, url, log)
         yield Server(url, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop_process(process, grace=15, then=15)
 
 
 def wait_for_health(process: subprocess.Popen, url: str, log: Path) -> None:
