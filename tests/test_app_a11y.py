@@ -1,5 +1,5 @@
 """axe-core on the Streamlit chat, the chat embedded (`?embed=true`) and the signed-in staff
-dashboard, each at desktop (1280x900) and mobile (390x844) size.
+dashboard, each at desktop (1280x900) and mobile (390x844) size, and the chat in dark mode.
 
 axe-core comes bundled in `axe-playwright-python` (nothing fetched). The gate is what axe
 calls critical or serious: there must be none, and a failure lists each rule, its elements
@@ -94,6 +94,18 @@ def test_the_chat_with_an_answer(chat: App, page: Any) -> None:
     page.goto(chat.url, timeout=PAGE_SECONDS * 1000)
     ask_and_wait(page, "Can the exam be taken online?")
     check(page, f"chat-{page.viewport_name}")
+
+
+def test_the_chat_in_dark_mode(chat: App, browser) -> None:  # noqa: F811
+    """The dark theme has its own colours (accent, captions, sources): checked as the light."""
+    context = browser.new_context(viewport=VIEWPORTS["desktop"], color_scheme="dark")
+    try:
+        page = context.new_page()
+        page.goto(chat.url, timeout=PAGE_SECONDS * 1000)
+        ask_and_wait(page, "Can the exam be taken online?")
+        check(page, "chat-dark-desktop")
+    finally:
+        context.close()
 
 
 def test_the_embedded_chat_welcome_and_a_refusal(chat: App, page: Any) -> None:

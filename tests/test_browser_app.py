@@ -333,7 +333,7 @@ def chat_frame(page, app: App) -> object:
     return next(f for f in page.frames if f.url.startswith(app.url))
 
 
-def test_the_embedded_conversation_survives_a_reload_and_a_move_to_another_page(
+def test_the_embedded_conversation_and_its_ratings_survive_a_reload_and_a_move_to_another_page(
     app: App, course_site: str, browser, artifacts: Path
 ) -> None:
     questions = ["Can the exam be taken online?", "how hard is it?"]
@@ -342,7 +342,9 @@ def test_the_embedded_conversation_survives_a_reload_and_a_move_to_another_page(
         page.goto(course_site, timeout=PAGE_SECONDS * 1000)
         frame = page.frame_locator("iframe#course-assistant")
         ask_and_wait(frame, questions[0])
-        ask_and_wait(frame, questions[1], turn=2)
+        second = ask_and_wait(frame, questions[1], turn=2)
+        second.get_by_role("radio", name="Thumbs up").click()
+        expect(frame.get_by_text("Thanks for the feedback!")).to_be_visible(timeout=30_000)
         kept = chat_frame(page, app).evaluate(f"localStorage.getItem('{KEPT}')")
         assert len(uuid.UUID(kept).hex) == 32
 
@@ -358,6 +360,9 @@ def test_the_embedded_conversation_survives_a_reload_and_a_move_to_another_page(
             assert asked == questions
             assert "online proctoring" in messages.nth(1).inner_text()
             expect(messages.nth(3).get_by_role("button", name="Copy the answer")).to_be_visible()
+            # The learner's rating is kept with the answer, not asked again.
+            expect(messages.nth(3).get_by_role("radio", name="Thumbs up")).to_be_checked()
+            expect(messages.nth(1).get_by_role("radio", name="Thumbs up")).not_to_be_checked()
         page.screenshot(path=str(artifacts / "embed-after-reload.png"), full_page=True)
 
         # "New conversation" is kept too: a reload then shows the empty chat.
