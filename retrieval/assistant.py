@@ -12,7 +12,13 @@ from typing import Any
 from cert_core.settings import Settings
 from ingest.units import Unit
 from retrieval.answer import Thresholds, compose_answer, refusal, small_talk_reply
-from retrieval.followup import EntityLexicon, is_dependent, is_generic, standalone_query
+from retrieval.followup import (
+    EntityLexicon,
+    is_dependent,
+    is_generic,
+    own_words,
+    standalone_query,
+)
 from retrieval.guard import check_history, check_question, small_talk, task_request
 from retrieval.hybrid import HybridRetriever, Lexical, ScoredChunk
 from retrieval.injection import looks_like_injection
@@ -156,7 +162,7 @@ class Assistant:
         lexical = self.retriever.lexical()  # one manifest read for the mending and the weights
         mended = lexical.vocabulary.mend(question)
         query = lexical.vocabulary.mend(self.standalone(mended, turns, lexical))
-        own = mended if query != mended else None  # a follow-up: judge its own words
+        own = own_words(mended, query) if query != mended else None  # judge its own words
         unknown = [w for w in words_of(own or query) if not lexical.weights.known(*stem([w]))]
         near = self.retriever.neighbours(lexical).near(unknown) if unknown else {}
         passages = self.retriever.search_in(lexical, query)

@@ -17,9 +17,10 @@ _COMPARING = re.compile(r"\b(diff\w*|compare\w*|vs\.?|versus|better|worse)\b", r
 _ORDINALS = {
     "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
     "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "seventh": 6, "7th": 6, "eighth": 7, "8th": 7,
-    "ninth": 8, "9th": 8, "last": -1, "that": None, "this": None,
+    "ninth": 8, "9th": 8, "last": -1, "middle": None, "that": None, "this": None,
 }  # fmt: skip
 _THAT = -100  # "that one": not a position but the thing the assistant just brought up
+_MIDDLE = -200  # "the middle one": the centre of an odd-length list
 _ORDINAL = re.compile(
     r"\b(?:the\s+)?(" + "|".join(_ORDINALS) + r")\s+(one|option|path|track|level|provider|role)\b",
     re.IGNORECASE,
@@ -172,21 +173,10 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
     last = previous[-1]
     answers = [t.content for t in history if t.role == "assistant"]
     named_in_answer = lexicon.mentions(answers[-1], exact_case=True) if answers else []
-    if (position := _ordinal(question)) is not None and answers:
-        # "the second one": what the assistant just listed, by position, however it wrote
-        # the names; "that one": the last thing it named that the learner had not
-        listed = named_in_answer
-        if position is not _THAT and len(listed) < 2:  # a list written in lower case
-            listed = lexicon.mentions(answers[-1]) or listed
-        groups = [g for _, g in listed]
-        group = max(set(groups), key=groups.count, default=None)
-        listed = [n for n, g in listed if g == group]
-        if position is _THAT:
-            asked = {n for n, _ in lexicon.mentions(last)}
-            listed = [n for n in listed if n not in asked][-1:] or listed[-1:]
-            position = 0
-        if -len(listed) <= position < len(listed):
-            return f"{question} ({_simplify(listed[position])})"
+    position = _ordinal(question)
+    pointed = _pointed_at(position, answers, last, lexicon) if position is not None else None
+    if pointed is not None:
+        return f"{question} ({_simplify(pointed)})"
     if _AMONG.search(question) and len(named_in_answer) > 1:  # "which of those": all it listed
         return f"{question} ({', '.join(_simplify(n) for n, _ in named_in_answer)})"
     named_now = lexicon.mentions(question)
@@ -219,6 +209,26 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
     if len(terms(question)) <= 2:  # too little to search on: borrow the last question's subject
         return f"{question} ({_subject(last)})"
     return question
+
+
+def own_words(question: str, query: str) -> str:
+    """A follow-up's own words, to judge whether the course answers it. A place in a list
+    ("the middle one") is a way of naming: it stands for the thing named there, which the
+    query adds after the question; "middle" or "third" is nothing the course must talk
+    about. "That one" is a pronoun, like "it", and is dropped.
+
+    >>> own_words("and the 2nd option?", "and the 2nd option? (Cotocus)")
+    'and Cotocus ?'
+    >>> own_words("who teaches that one", "who teaches that one (SRE path)")
+    'who teaches'
+    """
+    match = _ORDINAL.search(question)
+    if not match:
+        return question
+    pointed = query[len(question) :].strip(" ()") if query.startswith(question) else ""
+    if _ordinal(question) == _THAT:
+        pointed = ""
+    return " ".join(_ORDINAL.sub(f" {pointed} ", question).split())
 
 
 def is_generic(term: str) -> bool:
@@ -259,8 +269,44 @@ def _ordinal(question: str) -> int | None:
     match = _ORDINAL.search(question)
     if not match:
         return None
-    position = _ORDINALS[match.group(1).lower()]
-    return _THAT if position is None else position
+    word = match.group(1).lower()
+    position = _ORDINALS[word]
+    if position is None:
+        return _MIDDLE if word == "middle" else _THAT
+    return position
+
+
+def _pointed_at(
+    position: int, answers: Sequence[str], last: str, lexicon: EntityLexicon
+) -> str | None:
+    """The thing "the second one", "the middle one" or "that one" points at.
+
+    "That one" is the last thing the latest answer named that the learner had not. A
+    position counts in the newest answer that lists enough things of one kind, however it
+    wrote the names: after "the providers are A, B, C…" and "A does …", "and the third
+    one?" still means C.
+    """
+    if not answers:
+        return None
+    if position == _THAT:
+        named = _one_kind(lexicon.mentions(answers[-1], exact_case=True))
+        asked = {n for n, _ in lexicon.mentions(last)}
+        return ([n for n in named if n not in asked][-1:] or named[-1:] or [None])[0]
+    for answer in reversed(answers):  # none before the first answer
+        listed = _one_kind(lexicon.mentions(answer, exact_case=True))
+        if len(listed) < 2:  # a list written in lower case
+            listed = _one_kind(lexicon.mentions(answer)) or listed
+        at = len(listed) // 2 if position == _MIDDLE and len(listed) % 2 else position
+        if len(listed) >= 2 and at != _MIDDLE and -len(listed) <= at < len(listed):
+            return listed[at]
+    return None
+
+
+def _one_kind(named: Sequence[tuple[str, str]]) -> list[str]:
+    """The names of the kind named most often (a list of paths, not the level beside it)."""
+    groups = [g for _, g in named]
+    group = max(set(groups), key=groups.count, default=None)
+    return [n for n, g in named if g == group]
 
 
 def _written_as(name: str, text: str) -> bool:

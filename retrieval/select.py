@@ -178,7 +178,9 @@ def select(
     best = scored[0]
     with_number = [c for c in scored if gives_number(question, c.unit)]
     best = _preferred(best, scored, lambda u: gives_number(question, u))
-    if named := _named_now(question):  # "and just the foundation one?": that one, not the last
+    # "and just the foundation one?": that one, not the last; a number is of what it names
+    numbered = question.subjects if question.need in ("count", "duration") else ()
+    if named := _named_now(question) or list(numbered):
         best = _preferred(best, scored, lambda u: _mentions(u, named) and gives_number(question, u))
     if question.need == "list":  # what X covers comes from X's own section
         best = _preferred(best, scored, lambda u: home(question, u) == 1)

@@ -12,7 +12,7 @@ from cert_core.errors import QuestionError
 from cert_core.settings import Settings
 from ingest import ChunkStore
 from retrieval import Assistant, HybridRetriever, Turn
-from retrieval.followup import EntityLexicon, is_dependent, standalone_query
+from retrieval.followup import EntityLexicon, is_dependent, own_words, standalone_query
 
 FOUNDATION = "tell me about the Foundation level"
 
@@ -64,6 +64,45 @@ def test_which_one_after_a_list_asks_among_everything_listed(lexicon):
     query = standalone_query("which one is about costs", history, lexicon)
 
     assert "SRE path" in query and "FinOps path" in query
+
+
+PATHS = EntityLexicon(f"Guide > Paths > {name} path" for name in ("SRE", "DataOps", "FinOps"))
+LISTED = "There are three paths: the SRE path, the DataOps path and the FinOps path."
+
+
+@pytest.mark.parametrize(
+    ("pointer", "meant"),
+    [
+        ("the second one", "DataOps path"),
+        ("the middle one", "DataOps path"),
+        ("the last one", "FinOps path"),
+    ],
+)
+def test_a_place_in_the_list_the_assistant_gave_names_that_thing(pointer, meant):
+    history = [Turn("user", "what paths are there"), Turn("assistant", LISTED)]
+
+    assert standalone_query(f"tell me more about {pointer}", history, PATHS).endswith(f"({meant})")
+
+
+def test_a_place_counts_in_the_last_answer_that_listed_things_not_the_last_answer():
+    history = [
+        Turn("user", "what paths are there"),
+        Turn("assistant", LISTED),
+        Turn("user", "what does the first one do"),
+        Turn("assistant", "The SRE path keeps models reliable in production."),
+    ]
+
+    assert standalone_query("and the third one", history, PATHS).endswith("(FinOps path)")
+
+
+def test_the_learners_own_words_keep_what_a_place_names_but_not_the_place():
+    # "middle" is no word the course must use; "that one" is a pronoun, as "it" is
+    query = "whats the middle one known for (DataOps path)"
+    assert own_words("whats the middle one known for", query) == "whats DataOps path known for"
+    assert own_words("who teaches that one", "who teaches that one (SRE path)") == "who teaches"
+    assert own_words("how long does it take", "how long does it take (SRE path)") == (
+        "how long does it take"
+    )
 
 
 def test_naming_a_sibling_asks_the_previous_question_about_it(lexicon):

@@ -226,6 +226,21 @@ def test_a_follow_up_naming_a_new_thing_is_answered_about_that_thing() -> None:
     assert best.unit.text == "Most reach the Foundation level within 20 days."
 
 
+def test_a_duration_is_the_one_of_the_named_thing_whoever_named_it() -> None:
+    overall = passage("Most learners take 30 to 90 days.", [0.9], "FAQ > How long")
+    plan = passage("Most reach the Foundation level within 20 days.", [0.6], "Syllabus > Plan")
+    weights = TermWeights(p.chunk.embedding_text for p in (overall, plan))
+    # "how long does that take" after an answer about the Foundation level
+    borrowed = analyze(
+        "how long does that take (Foundation level)",
+        "how long does that take",
+        weights,
+        subjects=(("foundat",),),
+    )
+    best = select(borrowed, [overall, plan], weights, BY_SIMILARITY)[0]
+    assert best.unit.text == "Most reach the Foundation level within 20 days."
+
+
 def test_a_question_about_one_named_thing_does_not_quote_its_neighbours() -> None:
     roles = passage(
         "A DevOps Engineer takes Foundation and Automation. "
