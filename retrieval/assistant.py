@@ -26,7 +26,7 @@ from retrieval.lexical import TermWeights, stem, terms, words_of
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
 from retrieval.neighbours import Near
 from retrieval.question import Question, analyze, need_of, question_parts
-from retrieval.select import gives_number, home, is_lead_in, row_name
+from retrieval.select import gives_number, home, is_lead_in, is_time_word, row_name
 from retrieval.types import Answer, CitationsEvent, DoneEvent, Event, TextEvent, Turn
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class Retrieved:
             names (`_serving`), if any.
         said: The assistant's previous answer in this conversation, if any.
         named: The named things the query mentions, `(name, group)` in order.
+        counted_as: Other course words for what a count asks about (`Question.counted_as`).
     """
 
     query: str
@@ -75,6 +76,7 @@ class Retrieved:
     meant: str | None = None
     said: str = ""
     named: tuple[tuple[str, str], ...] = ()
+    counted_as: frozenset[str] = frozenset()
 
     def question(self) -> Question:
         """The analysed question."""
@@ -87,7 +89,9 @@ class Retrieved:
             named=self.named,
         )
         said = frozenset(terms(self.said))
-        return replace(asked, near=self.near, meant=self.meant, said=said)
+        return replace(
+            asked, near=self.near, meant=self.meant, said=said, counted_as=self.counted_as
+        )
 
 
 class Assistant:
@@ -171,6 +175,7 @@ class Assistant:
         kinds = lexicon.kinds(query, listing=need_of(query) == "list")
         named = tuple(lexicon.mentions(query))
         asked = analyze(query, subjects=subjects, named=named)
+        asked = replace(asked, counted_as=self._counted_as(lexical, asked))
         if (
             sides := asked.sides
         ):  # "X vs Y": make sure both sides are found, not just the louder one
@@ -193,8 +198,28 @@ class Assistant:
             passages = _merge(passages, self.retriever.search_in(lexical, f"{kind}: {query}", 3))
         said = next((t.content for t in reversed(turns) if t.role == "assistant"), "")
         return Retrieved(
-            query, own, passages, lexical.weights, subjects, kinds, near, meant, said, named
+            query,
+            own,
+            passages,
+            lexical.weights,
+            subjects,
+            kinds,
+            near,
+            meant,
+            said,
+            named,
+            asked.counted_as,
         )
+
+    def _counted_as(self, lexical: Lexical, asked: Question) -> frozenset[str]:
+        """Other course words for what a count asks about: "how many training companies"
+        is answered by "nine providers". One model call, for count questions only."""
+        if asked.need != "count" or asked.counted in (None, "money", "score"):
+            return frozenset()
+        word = next((w for w in words_of(asked.text) if stem([w]) == [asked.counted]), None)
+        if word is None or is_time_word(word):  # minutes are not days
+            return frozenset()
+        return self.retriever.neighbours(lexical).alike(word)
 
     def validate(
         self, question: Any, history: Iterable[Turn | Mapping[str, Any]] | None = None

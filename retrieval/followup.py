@@ -173,8 +173,8 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
     last = previous[-1]
     answers = [t.content for t in history if t.role == "assistant"]
     named_in_answer = lexicon.mentions(answers[-1], exact_case=True) if answers else []
-    position = _ordinal(question)
-    pointed = _pointed_at(position, answers, last, lexicon) if position is not None else None
+    pointer = _ordinal(question)
+    pointed = _pointed_at(pointer, answers, last, lexicon) if pointer is not None else None
     if pointed is not None:
         return f"{question} ({_simplify(pointed)})"
     if _AMONG.search(question) and len(named_in_answer) > 1:  # "which of those": all it listed
@@ -226,8 +226,8 @@ def own_words(question: str, query: str) -> str:
     if not match:
         return question
     pointed = query[len(question) :].strip(" ()") if query.startswith(question) else ""
-    if _ordinal(question) == _THAT:
-        pointed = ""
+    if _ORDINALS[match.group(1).lower()] is None and match.group(1).lower() != "middle":
+        pointed = ""  # "that one", "this track"
     return " ".join(_ORDINAL.sub(f" {pointed} ", question).split())
 
 
@@ -264,20 +264,22 @@ def _key(name: str) -> tuple[str, ...]:
     return tuple(key)
 
 
-def _ordinal(question: str) -> int | None:
-    """Position a question points at in the last answer's list ("the third one" -> 2)."""
+def _ordinal(question: str) -> tuple[int, str] | None:
+    """Position a question points at in the last answer's list, and the kind of thing it
+    names there, if any ("the third one" -> (2, ""), "that track" -> (_THAT, "track"))."""
     match = _ORDINAL.search(question)
     if not match:
         return None
-    word = match.group(1).lower()
+    word, kind = match.group(1).lower(), match.group(2).lower()
+    kind = "" if kind in ("one", "option") else kind
     position = _ORDINALS[word]
     if position is None:
-        return _MIDDLE if word == "middle" else _THAT
-    return position
+        return (_MIDDLE if word == "middle" else _THAT), kind
+    return position, kind
 
 
 def _pointed_at(
-    position: int, answers: Sequence[str], last: str, lexicon: EntityLexicon
+    pointer: tuple[int, str], answers: Sequence[str], last: str, lexicon: EntityLexicon
 ) -> str | None:
     """The thing "the second one", "the middle one" or "that one" points at.
 
@@ -288,24 +290,27 @@ def _pointed_at(
     """
     if not answers:
         return None
+    position, kind = pointer
     if position == _THAT:
-        named = _one_kind(lexicon.mentions(answers[-1], exact_case=True))
+        named = _one_kind(lexicon.mentions(answers[-1], exact_case=True), kind)
         asked = {n for n, _ in lexicon.mentions(last)}
         return ([n for n in named if n not in asked][-1:] or named[-1:] or [None])[0]
     for answer in reversed(answers):  # none before the first answer
-        listed = _one_kind(lexicon.mentions(answer, exact_case=True))
+        listed = _one_kind(lexicon.mentions(answer, exact_case=True), kind)
         if len(listed) < 2:  # a list written in lower case
-            listed = _one_kind(lexicon.mentions(answer)) or listed
+            listed = _one_kind(lexicon.mentions(answer), kind) or listed
         at = len(listed) // 2 if position == _MIDDLE and len(listed) % 2 else position
         if len(listed) >= 2 and at != _MIDDLE and -len(listed) <= at < len(listed):
             return listed[at]
     return None
 
 
-def _one_kind(named: Sequence[tuple[str, str]]) -> list[str]:
-    """The names of the kind named most often (a list of paths, not the level beside it)."""
-    groups = [g for _, g in named]
-    group = max(set(groups), key=groups.count, default=None)
+def _one_kind(named: Sequence[tuple[str, str]], kind: str = "") -> list[str]:
+    """The names of the kind asked for ("that *track*"), else of the kind named most often
+    (a list of paths, not the level beside it; the first named of two as common)."""
+    of_kind = [(n, g) for n, g in named if kind and kind.lower() in f"{n} {g}".lower()]
+    groups = [g for _, g in of_kind or named]
+    group = max(dict.fromkeys(groups), key=groups.count, default=None)
     return [n for n, g in named if g == group]
 
 

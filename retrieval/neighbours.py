@@ -36,6 +36,13 @@ for "hard" 0.78, "jobs" for "careers" 0.81; "price" for "cost" 0.74 and "instruc
 "teaches" 0.72 stay below: a price or a trainer is not what the course talks about)."""
 
 
+COUNTED_ALIKE = 0.5
+"""Cosine similarity from which a course word names the things a count asks about too:
+"providers" for "companies" (0.54), "directions" for "ways" (0.59), "levels" for "tiers"
+(0.59); "levels" for "questions" (0.40) or "exams" (0.41) stays below, as "stages" for
+"modules" (0.13)."""
+
+
 def synonyms(near: Mapping[str, Near]) -> dict[str, Near]:
     """Of each word's nearest course words, those near enough to stand in for it."""
     return {term: tuple(n for n in found if n[1] >= SYNONYM) for term, found in near.items()}
@@ -113,6 +120,25 @@ class WordNeighbours:
             except OSError as error:  # a read-only data folder only costs the second again
                 log.warning("cannot cache word vectors in %s: %s", path, error)
         return cls(words, vectors, embedder)
+
+    def alike(self, word: str, threshold: float = COUNTED_ALIKE) -> frozenset[str]:
+        """Stems of the course words at least `threshold` similar to `word`, but its own:
+        other words the course may use for the same things.
+
+        >>> import numpy as np
+        >>> class Toy:
+        ...     def embed_documents(self, words):
+        ...         return [{"companies": [1, 0.2]}[w] for w in words]
+        >>> n = WordNeighbours(["providers", "cost"], np.array([[1.0, 0], [0, 1]]), Toy())
+        >>> sorted(n.alike("companies"))
+        ['provid']
+        """
+        if not self.words:
+            return frozenset()
+        vector = np.asarray(self._embedder.embed_documents([word])[0], dtype=np.float32)
+        similarities = self._matrix @ (vector / (np.linalg.norm(vector) or 1))
+        own = stem([word])[0]
+        return frozenset(self._stems[i] for i in np.flatnonzero(similarities >= threshold)) - {own}
 
     def near(self, words: Iterable[str]) -> dict[str, Near]:
         """For each asked word, keyed by its stem: the stems of its nearest course words.

@@ -79,6 +79,8 @@ class Question:
             names ("which provider for the SRE path?": the Sreschool section), if any.
         said: The content terms of the assistant's previous answer: a follow-up wants what
             it has not been told yet.
+        counted_as: Stems of other course words for the counted things, near in meaning
+            ("provid" when "how many companies" is asked), `neighbours.WordNeighbours.alike`.
     """
 
     text: str
@@ -94,6 +96,7 @@ class Question:
     near: Mapping[str, Near] = field(default_factory=dict)
     meant: str | None = None
     said: frozenset[str] = frozenset()
+    counted_as: frozenset[str] = frozenset()
 
 
 def analyze(

@@ -263,7 +263,8 @@ def gives_number(question: Question, unit: Unit) -> bool:
     if question.counted == "score":
         return _SCORE.search(unit.text) is not None
     if question.counted:  # "four tracks", or a number under a heading about the tracks
-        return counts(unit.text, question.counted) or about_them
+        named = (question.counted, *sorted(question.counted_as))  # "nine providers": companies
+        return any(counts(unit.text, word) for word in named) or about_them
     return True
 
 
@@ -324,6 +325,12 @@ def counts(text: str, counted: str) -> bool:
         ):
             return True
     return False
+
+
+def is_time_word(word: str) -> bool:
+    """Whether a word is a unit of time ("minutes", "days"): a count of them is a duration,
+    never answered by a number of some other unit that is near it in meaning."""
+    return _TIME.fullmatch(word) is not None or _SHORT_TIME.fullmatch(word) is not None
 
 
 def has_number(text: str) -> bool:

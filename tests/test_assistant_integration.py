@@ -113,6 +113,23 @@ def test_faq_questions_in_other_words_are_answered_with_the_fact_quoted(
     assert any(c.url.endswith(f"/faq#{anchor}") and c.source == FAQ for c in answer.citations)
 
 
+@pytest.mark.parametrize(
+    ("question", "number"),
+    [
+        ("how many training companies back this cert", "Nine providers"),  # not "companies"
+        ("how many ways can i grow after getting certified", "three directions"),  # "ways"
+    ],
+)
+def test_a_count_in_the_learners_words_is_answered_with_the_courses_number(
+    assistant, question, number
+):
+    answer = assistant.ask(question)
+
+    assert not answer.refused, answer.answer
+    assert number in answer.answer
+    assert any(number in c.text for c in answer.citations), quoted(answer)
+
+
 # --- exact terms ---------------------------------------------------------------------------------
 
 
@@ -154,6 +171,8 @@ def test_exact_terms_retrieve_their_section_in_the_top_3(assistant, term, source
         "is there a discount code or coupon for the course",
         "how much does the exam cost",
         "How much does the Certified MLOps Architect exam cost?",
+        "how many questions are on the exam",
+        "how many minutes do you get for the exam",  # minutes are not the 30 to 90 days
     ],
 )
 def test_questions_the_course_does_not_answer_are_refused_without_citations(assistant, question):

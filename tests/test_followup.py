@@ -95,6 +95,17 @@ def test_a_place_counts_in_the_last_answer_that_listed_things_not_the_last_answe
     assert standalone_query("and the third one", history, PATHS).endswith("(FinOps path)")
 
 
+def test_that_track_is_the_track_the_answer_named_not_the_level_beside_it():
+    lexicon = EntityLexicon(
+        ["Syllabus > Levels > Foundation level", "Syllabus > Levels > Professional level"]
+        + [f"Syllabus > Tracks > {name} track" for name in ("MLOps Core", "Governance")]
+    )
+    said = "MLOps Core, at the Foundation level, is first in the recommended order."
+    history = [Turn("user", "which track do i start with"), Turn("assistant", said)]
+
+    assert standalone_query("who's that track for", history, lexicon).endswith("(MLOps Core track)")
+
+
 def test_the_learners_own_words_keep_what_a_place_names_but_not_the_place():
     # "middle" is no word the course must use; "that one" is a pronoun, as "it" is
     query = "whats the middle one known for (DataOps path)"

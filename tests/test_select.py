@@ -241,6 +241,14 @@ def test_a_duration_is_the_one_of_the_named_thing_whoever_named_it() -> None:
     assert best.unit.text == "Most reach the Foundation level within 20 days."
 
 
+def test_a_count_is_given_in_the_courses_word_for_the_counted_things() -> None:
+    unit = Unit("c", 0, "Nine providers offer training for it.", "sentence", "Guide > Providers")
+    asked = analyze("how many training companies back this cert")
+    assert asked.counted == "compani"
+    assert not gives_number(asked, unit)
+    assert gives_number(replace(asked, counted_as=frozenset({"provid"})), unit)
+
+
 def test_a_question_about_one_named_thing_does_not_quote_its_neighbours() -> None:
     roles = passage(
         "A DevOps Engineer takes Foundation and Automation. "
