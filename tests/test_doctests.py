@@ -11,6 +11,7 @@ PURE_MODULES = [
     "retrieval.question",
     "retrieval.select",
     "retrieval.lexical",
+    "retrieval.neighbours",
     "retrieval.followup",
     "retrieval.guard",
     "retrieval.injection",
