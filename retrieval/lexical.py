@@ -44,6 +44,8 @@ _WRITTEN_OUT = frozenset(w for expansion in _SHORTHAND.values() for w in expansi
 _WORD = re.compile(r"(?u)\b\w+\b")
 _STRETCHED = re.compile(r"(\w)\1{2,}")  # "sooo", "pleeease": a letter typed three times or more
 EVERYDAY_ZIPF = 5.0  # wordfreq Zipf value from which a word is an everyday English one
+ENGLISH_ZIPF = 3.0  # from which a long word is English, not a typo: "qualify" 4.2, "tougher"
+# 3.7, "branching" 3.2, against "profesional" 2.1, "diffrence" 1.6, "certifcation" 0
 
 
 @lru_cache(maxsize=1)
@@ -246,8 +248,9 @@ class Vocabulary:
     def mend(self, text: str) -> str:
         """Shorthand written out and misspelt words replaced by the corpus word they resemble.
 
-        Words of six letters or more that the corpus lacks are compared with corpus
-        words of the same initial; a close one (difflib ratio >= 0.85) replaces them.
+        Words of six letters or more that the corpus lacks, and English hardly uses, are
+        compared with corpus words of the same initial; a close one (difflib ratio >= 0.85)
+        replaces them. A word of English is left as typed ("qualify" is not "quality").
         Words of four or five letters are not taken for typos ("tough" is not "though"), but
         for clipped words when a corpus word begins with them ("tech lead" -> "technical").
 
@@ -263,6 +266,8 @@ class Vocabulary:
         'does it help though'
         >>> Vocabulary(["learning paths and levels"]).mend("sooo how many pahts, is it tough")
         'so how many paths, is it tough'
+        >>> Vocabulary(["the quality control track"]).mend("is it harder to qualify for")
+        'is it harder to qualify for'
         """
         return _WORD.sub(lambda m: self._mend_word(m.group(0)), text)
 
@@ -281,8 +286,8 @@ class Vocabulary:
             mended = self._completed(lower) if everyday < EVERYDAY_ZIPF else None
             if mended and _zipf()(mended, "en") < everyday - 0.1:  # "valid" is no "validation"
                 mended = None  # a word more common than its completion is a word of its own
-        else:
-            mended = self._closest(lower)
+        else:  # a word of English is no typo ("qualify" is not "quality")
+            mended = self._closest(lower) if everyday < ENGLISH_ZIPF else None
         # A word no English word list knows is a typo of the corpus word one slip away
         # ("pahts", "levles", "vender"); a real word ("tough", "lapse") is left alone.
         acronym = sum(c.isupper() for c in word) >= 2  # "DBAs", "CKA": a name, not a typo
