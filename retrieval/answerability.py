@@ -8,11 +8,19 @@ that merely names the provider.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 
 from retrieval.hybrid import ScoredChunk
-from retrieval.lexical import TermWeights, terms
+from retrieval.lexical import (
+    TermWeights,
+    is_english,
+    is_everyday,
+    is_stopword,
+    stem,
+    terms,
+)
 from retrieval.neighbours import softly_covered, synonyms
 from retrieval.question import Question
 from retrieval.scorer import Scorer
@@ -47,6 +55,11 @@ ANSWER_FEATURES = (
 - `number_missing`: 1 when a count or duration is asked and no chosen unit gives a number
   of that kind (a duration, an amount of money, a count of the asked thing).
 """
+
+
+_WORD = re.compile(r"[\w'-]+")
+_EXAM = re.compile(r"exams?|certs?|certifications?|certificates?|tests?")
+_NAME_REACH = 4  # words before "exam" that may name it ("aws certified solutions architect")
 
 
 def answer_features(
@@ -85,6 +98,47 @@ def answer_features(
     }
 
 
+def names_another_exam(question: Question, weights: TermWeights) -> bool:
+    """Whether the question is about an exam or certification the course does not give:
+    the words that make up the exam's name, right before "exam", "cert" or "test", include
+    a name the course never uses nor anything near it, and no everyday word ("the AWS
+    Solutions Architect exam", "the CKA kubernetes exam", "a free mock test", "google's ML
+    engineer cert"; not "the real exam", "this exam" nor "timeline to get the cert"). A
+    name of one word is not taken for one: "the actual exam", "a proctored exam"; nor is a
+    name with the course's own word for itself (frequent in the course, no English word).
+
+    >>> from retrieval.question import analyze
+    >>> course = TermWeights(["The Certified MLOps Architect exam is taken online."])
+    >>> names_another_exam(analyze("whats on the CKA kubernetes exam"), course)
+    True
+    >>> names_another_exam(analyze("is the real exam online"), course)
+    False
+    >>> names_another_exam(analyze("yo is this exam tough or nah"), course)
+    False
+    >>> names_another_exam(analyze("is the actual Certified MLOps Architect exam hard"), course)
+    False
+    """
+    near = synonyms(question.near)
+    words = [w.removesuffix("'s") for w in _WORD.findall(question.text.lower())]
+    for at, word in enumerate(words):
+        if not _EXAM.fullmatch(word):
+            continue
+        named = []
+        for name in reversed(words[max(0, at - _NAME_REACH) : at]):
+            if not name.isalpha() or is_stopword(name):
+                break  # the name ends at "the", "this", "for"...
+            named.append(name)
+        if len(named) < 2:  # one word before "exam" is more often a trait ("actual", "mock")
+            continue
+        if any(weights.common(stem([n])[0]) and not is_english(n) for n in named):
+            continue  # the course's own name is in it: "the actual Certified MLOps Architect exam"
+        for name in named:
+            term = stem([name])[0]
+            if not weights.known(term) and not near.get(term) and not is_everyday(name):
+                return True
+    return False
+
+
 def counted_by_list(
     question: Question, passages: Sequence[ScoredChunk], chosen: Sequence[Candidate]
 ) -> bool:
@@ -115,6 +169,8 @@ def answerable(
     ("how much does the exam cost?"); otherwise the learned scorer decides.
     """
     if not chosen or not question.terms:  # "hello", "thanks!", "?": nothing is asked
+        return False
+    if names_another_exam(question, weights):  # "the CKA exam", "google's ml engineer cert"
         return False
     features = answer_features(question, passages, chosen, weights)
     if features["number_missing"]:  # a count or amount with no number anywhere to quote

@@ -74,6 +74,21 @@ def _rank() -> dict[str, int]:
 
 
 @lru_cache(maxsize=8192)
+def is_everyday(word: str) -> bool:
+    """Whether a word is an everyday English one ("real", "final", "online"), not a name or
+    a term of some trade ("aws", "kubernetes", "mock").
+
+    >>> is_everyday("final"), is_everyday("kubernetes")
+    (True, False)
+    """
+    return _zipf()(word.lower(), "en") >= EVERYDAY_ZIPF
+
+
+def is_english(word: str) -> bool:
+    """Whether English uses a word at all (`ENGLISH_ZIPF`): "qualify", not "mlops"."""
+    return _zipf()(word.lower(), "en") >= ENGLISH_ZIPF
+
+
 def informativeness(word: str) -> float:
     """How much a word the course never uses can tell about a question, from 0 to 1.
 
@@ -99,6 +114,11 @@ def _stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
     return frozenset(STOPWORDS_EN_PLUS) | _CHAT_WORDS
+
+
+def is_stopword(word: str) -> bool:
+    """Whether a word is a stop word or chat filler ("the", "this", "pls"), never a term."""
+    return word.lower() in _stopwords()
 
 
 def stem(words: Iterable[str]) -> list[str]:

@@ -46,6 +46,11 @@ def quoted(answer) -> str:
             "moderately difficult",
             "how-hard-is-the-certified-mlops-architect-exam",
         ),
+        (  # the course's own exam, however it is named
+            "is the actual Certified MLOps Architect exam hard",
+            "moderately difficult",
+            "how-hard-is-the-certified-mlops-architect-exam",
+        ),
         (
             "how many days to get certified",
             "30 to 90 days",
@@ -173,6 +178,8 @@ def test_exact_terms_retrieve_their_section_in_the_top_3(assistant, term, source
         "How much does the Certified MLOps Architect exam cost?",
         "how many questions are on the exam",
         "how many minutes do you get for the exam",  # minutes are not the 30 to 90 days
+        "whats on the databricks data engineer associate exam",  # another vendor's exam
+        "is there a free mock test i can do first",
     ],
 )
 def test_questions_the_course_does_not_answer_are_refused_without_citations(assistant, question):

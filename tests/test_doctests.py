@@ -12,6 +12,7 @@ PURE_MODULES = [
     "retrieval.select",
     "retrieval.lexical",
     "retrieval.neighbours",
+    "retrieval.answerability",
     "retrieval.followup",
     "retrieval.guard",
     "retrieval.injection",
