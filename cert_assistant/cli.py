@@ -348,6 +348,8 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
     print(f"last ingest:  {manifest.checked_at}")
     generations = [f"{g} (in use)" if g == manifest.active else g for g in store.generations()]
     print(f"generations:  {len(generations)}: {', '.join(generations)}")
+    if manifest.overlay:  # an embedded index's edits since its generation (ingest.overlay)
+        print(f"overlay:      {manifest.overlay} (in use)")
     index = "on the server" if settings.chroma_host else _mb(folder_bytes(settings.chroma_path))
     size = _mb(folder_bytes(settings.data_dir))
     print(f"data folder:  {settings.data_dir}, {size} (index {index})")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -13,6 +13,7 @@ from ingest.sources import (
     MAX_FILE_BYTES,
     LoadError,
     Skipped,
+    SourceFile,
     decode_text,
     find_sources,
     read_source,
@@ -34,13 +35,15 @@ _SITE_PATH = re.compile(r"(/([A-Za-z0-9._~-]|%[0-9A-Fa-f]{2})*)+")
 class LoadResult:
     """Documents that loaded, files that did not, and files ignored as unsupported.
 
-    `scopes` are the names of the files and folders loaded (see `ingest.sources.Found`).
+    `scopes` are the names of the files and folders loaded (see `ingest.sources.Found`);
+    `unchanged` the files not read because the index holds them as they are.
     """
 
     documents: list[SourceDocument] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     scopes: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
 
 
 def load_documents(
@@ -49,6 +52,7 @@ def load_documents(
     root: Path | None = None,
     max_file_bytes: int = MAX_FILE_BYTES,
     follow_links_outside: bool = False,
+    unchanged: Callable[[SourceFile], bool] | None = None,
 ) -> LoadResult:
     """Load every supported file under the given files and folders.
 
@@ -62,6 +66,8 @@ def load_documents(
         root: The knowledge folder; None names each folder given after itself.
         max_file_bytes: Largest file read; a larger one is skipped.
         follow_links_outside: Follow symbolic links that lead out of the knowledge folder.
+        unchanged: Says which files the index holds as they are: those are listed in
+            `unchanged`, not read (see `ingest.fingerprints`).
 
     Returns:
         The loaded documents, sorted by source, with what was skipped or ignored.
@@ -75,6 +81,9 @@ def load_documents(
                 result.skipped.append(Skipped(file.source, reason))
             else:
                 result.ignored.append(file.source)
+            continue
+        if unchanged is not None and unchanged(file):
+            result.unchanged.append(file.source)
             continue
         try:
             result.documents.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 from langchain_core.embeddings import Embeddings
 
 from ingest.documents import Chunk
+from ingest.fingerprints import FileCheck, FileRecord, read_files, write_files
 from ingest.loaders import LoadResult, Skipped, load_documents
 from ingest.lock import hold_index
 from ingest.sources import MAX_FILE_BYTES
@@ -33,6 +35,7 @@ class IngestReport:
     unchanged: int = 0
     deleted: int = 0
     units_embedded: int = 0
+    files_split: int = 0  # files read and split again (unchanged files are not)
     seconds: float = 0.0
     skipped: list[Skipped] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
@@ -69,10 +72,11 @@ def ingest(
 ) -> IngestReport:
     """Bring the index in step with the documents under `paths`.
 
-    Chunks whose content and model are unchanged keep their stored vectors; changed and
-    new chunks are embedded; chunks of deleted files, and of sections that no longer
-    exist, are dropped. Files outside `paths` keep their chunks, and so do files that
-    fail to load (their last good version stays searchable). When nothing changed, no
+    Files unchanged since the index took their chunks are not read again (see
+    `ingest.fingerprints`). Chunks whose content and model are unchanged keep their stored
+    vectors; changed and new chunks are embedded; chunks of deleted files, and of sections
+    that no longer exist, are dropped. Files outside `paths` keep their chunks, and so do
+    files that fail to load (their last good version stays searchable). When nothing changed, no
     model is loaded and nothing is written. Sources are named relative to the knowledge
     folder (`root`), so a run from another folder or with an absolute path finds the same
     chunks; chunks stored under an absolute path (the names before that) are dropped.
@@ -101,6 +105,14 @@ def ingest(
     started = time.perf_counter()
     # One writer from reading the manifest to the switch: see ingest.lock.
     with hold_index(store) as hold:
+        manifest = store.manifest()
+        same_model = manifest is not None and manifest.model == model
+        split = f"{chunk_size}/{chunk_overlap}"
+        # Only an index written from what changed can skip the unchanged files.
+        stored = read_files(manifest.files, split) if manifest else None
+        if load is not None or not store.updatable(model):
+            stored = None
+        check = FileCheck(stored or {}, max_file_bytes)
         if load is not None:
             loaded = load()
         else:
@@ -109,15 +121,22 @@ def ingest(
                 root=root,
                 max_file_bytes=max_file_bytes,
                 follow_links_outside=follow_links_outside,
+                unchanged=check,
             )
         report = IngestReport(skipped=loaded.skipped, ignored=loaded.ignored)
+        report.files_split = len(loaded.documents)
         fresh = {c.id: c for c in split_documents(loaded.documents, chunk_size, chunk_overlap)}
 
-        manifest = store.manifest()
-        old = {s.chunk.id: s for s in store.chunks()} if manifest else {}
-        same_model = manifest is not None and manifest.model == model
         failed = {s.source for s in loaded.skipped if s.keep_indexed}
-        kept = _kept_outside_scope(old.values(), loaded.scopes, failed)
+        if stored is None:  # read every chunk: a whole generation may be written
+            old = {s.chunk.id: s for s in store.chunks()} if manifest else {}
+            kept = _kept_outside_scope(old.values(), loaded.scopes, failed)
+            untouched: dict[str, FileRecord] = {}
+        else:  # read only the chunks of files that changed or are gone
+            untouched = _untouched(stored, loaded.unchanged, loaded.scopes, failed)
+            old = {s.chunk.id: s for s in store.chunks_of(sorted(stored.keys() - untouched))}
+            kept = {}
+            report.unchanged = sum(stored[s].chunks for s in loaded.unchanged)
 
         to_embed: list[Chunk] = []
         for chunk_id, chunk in fresh.items():
@@ -137,12 +156,14 @@ def ingest(
             to_embed += [s.chunk for s in kept.values()]
 
         all_chunks = {**{i: s.chunk for i, s in kept.items()}, **fresh}
-        report.chunks = len(all_chunks)
-        report.documents = len({c.source for c in all_chunks.values()})
+        files = _file_records(all_chunks.values(), untouched, check)
+        report.chunks = sum(r.chunks for r in files.values())
+        report.documents = len(files)
+        listed = write_files(files, split)
         model_once = _once(embedder)  # built only when something needs embedding
         if not (report.changed or manifest is None or not store.has_units()):
-            store.mark_checked()
-        elif store.updatable(model):
+            store.mark_checked(files=listed)
+        elif stored is not None or store.updatable(model):
             # An edit costs what it changes: see ingest.store for how readers stay whole.
             vectors = _embed(to_embed, model_once, progress)
             units = [u for chunk in to_embed for u in split_units(chunk)]
@@ -155,6 +176,7 @@ def ingest(
                 documents=report.documents,
                 chunks=report.chunks,
                 units=[(u, unit_vectors.vectors[u.id]) for u in units],
+                files=listed,
                 before_switch=hold.check,
             )
         else:
@@ -164,18 +186,48 @@ def ingest(
             vectors.update(store.embeddings(carried))
             items = [(chunk, vectors[i]) for i, chunk in sorted(all_chunks.items())]
             units = [u for _, chunk in sorted(all_chunks.items()) for u in split_units(chunk)]
-            stored = {u.id: v for u, v in (store.units() or [])} if same_model else {}
-            unit_vectors = _unit_vectors(units, stored, model_once, progress)
+            stored_units = {u.id: v for u, v in (store.units() or [])} if same_model else {}
+            unit_vectors = _unit_vectors(units, stored_units, model_once, progress)
             report.units_embedded = unit_vectors.embedded
             store.write_generation(
                 items,
                 model=model,
                 documents=report.documents,
                 units=[(u, unit_vectors.vectors[u.id]) for u in units],
+                files=listed,
                 before_switch=hold.check,
             )
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _untouched(
+    stored: dict[str, FileRecord], unchanged: Sequence[str], scopes: Sequence[str], failed: set[str]
+) -> dict[str, FileRecord]:
+    """The sources whose chunks this run keeps without reading them: files found unchanged,
+    and sources outside `scopes` or of files that failed (see `_kept_outside_scope`)."""
+    kept = {s: stored[s] for s in unchanged if s in stored}
+    for source, record in stored.items():
+        if not source.startswith("/") and (not _under(source, scopes) or _under(source, failed)):
+            kept[source] = record
+    return kept
+
+
+def _file_records(
+    chunks: Iterable[Chunk], untouched: dict[str, FileRecord], check: FileCheck
+) -> dict[str, FileRecord]:
+    """What the index will hold of each source: the chunks of this run by source, with the
+    fingerprint found before the file was read ("" for a source with no file), and the
+    sources kept untouched, with the fingerprint found now when the file was looked at."""
+    counts = Counter(chunk.source for chunk in chunks)
+    records = {}
+    for source, count in counts.items():
+        size, mtime_ns, sha = check.found.get(source, (0, 0, ""))
+        records[source] = FileRecord(size, mtime_ns, sha, count)
+    for source, record in untouched.items():
+        size, mtime_ns, sha = check.found.get(source, record.fingerprint())
+        records[source] = FileRecord(size, mtime_ns, sha, record.chunks)
+    return records
 
 
 def _kept_outside_scope(

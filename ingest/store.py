@@ -1,4 +1,5 @@
-"""The Chroma index: the only module that talks to chromadb.
+"""The Chroma index: the only module that talks to chromadb (with its lease records,
+`ingest.leases`).
 
 The index is one *generation* (a chunks collection and a units collection) behind a
 manifest, and the manifest names a *version* of it. Every record carries the version that
@@ -20,14 +21,16 @@ costs what it changes and a question stays one filtered query. A whole new gener
 still written when every vector changes anyway (first ingest, another embedding model),
 for an index from before versions, and after a lapsed lease was taken over: the writer
 that lost it may still be writing into the old generation (see `ingest.lock`), and a new
-one is out of its reach. And an embedded store always writes a new generation: there the
+one is out of its reach. An embedded store never writes the collections in use: there the
 ingest process itself writes Chroma's vector index files, and a kill in the middle of that
 write was seen (1 in 20 kills of a large in-place add) to leave the live collection
-unreadable, which a new generation cannot do to the version in use; a Chroma server writes
-them in its own process, which a killed ingest does not interrupt.
-Generations no reader can use are dropped after a switch, and an
-embedded store gives their disk space back (`ChunkStore.reclaim`). One writer at a time is
-`ingest.lock`'s job; the lease it uses on a Chroma server is a record kept here.
+unreadable; a Chroma server writes them in its own process, which a killed ingest does not
+interrupt. So on disk an edit goes into a fresh *overlay* beside the base generation
+(`ingest.overlay`), and readers here query both; an overlay grown past a quarter of its
+base is compacted into a new generation. Generations and overlays no reader can use are
+dropped after a switch, and an embedded store gives their disk space back
+(`ChunkStore.reclaim`). One writer at a time is `ingest.lock`'s job; the lease it uses on
+a Chroma server is a record kept by `ingest.leases`.
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ import logging
 import re
 import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -47,8 +49,21 @@ from typing import TYPE_CHECKING, Any
 from cert_core.errors import CertAssistantError, IndexMissingError, StoreUnavailableError
 from ingest.chroma_files import compact_database, remove_unowned_folders
 from ingest.documents import Chunk
+from ingest.leases import LeaseRecords
+from ingest.overlay import (
+    Overlay,
+    add_records,
+    carried_records,
+    chunk_ids_in,
+    merge_hits,
+    overlay_metadata,
+    overlay_name,
+    should_compact,
+    superseded_of,
+)
 from ingest.units import Unit
 from ingest.versions import (
+    IN_LIMIT,
     LIVE,
     clear_unfinished,
     delete_where,
@@ -85,7 +100,10 @@ class Manifest:
     """What the active index holds and where it came from.
 
     `version` is the index version readers filter by (see the module's docstring); 0 is an
-    index written before versions, whose records carry none and are all in use.
+    index written before versions, whose records carry none and are all in use. `overlay`
+    names the overlay on top of the `active` generation of an embedded store (see
+    `ingest.overlay`), "" when none. `files` is what the index holds of each source file
+    (see `ingest.fingerprints`), "" for an index from before it.
     """
 
     active: str
@@ -96,6 +114,8 @@ class Manifest:
     ingested_at: str
     checked_at: str
     version: int = 0
+    overlay: str = ""
+    files: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,16 +124,6 @@ class StoredChunk:
 
     chunk: Chunk
     content_hash: str
-
-
-@dataclass(frozen=True)
-class Lease:
-    """Who holds the writer's lease on a Chroma server; `beat` counts its renewals."""
-
-    lease_id: str
-    owner: str
-    beat: int
-    since: str
 
 
 @dataclass(frozen=True)
@@ -141,7 +151,7 @@ def _reports_damage(method: Callable[..., Any]) -> Callable[..., Any]:
     return checked
 
 
-class ChunkStore:
+class ChunkStore(LeaseRecords):
     """Generations of chunks in Chroma, behind one manifest.
 
     Args:
@@ -152,8 +162,8 @@ class ChunkStore:
             cleans it); None for a Chroma server, whose writers hold a lease instead.
         wait_seconds: Longest an ingest waits for another one writing this index.
         lease_seconds: How long a writer's lease lasts unrenewed (Chroma server).
-        in_place: Write an ingest into the version in use when it can (see the module's
-            docstring); `open_store` sets it for a Chroma server only.
+        in_place: Write an ingest's changes into the version in use (a Chroma server:
+            `make_store` sets it); otherwise into an overlay (see the module's docstring).
     """
 
     def __init__(
@@ -175,12 +185,11 @@ class ChunkStore:
         self.wait_seconds = wait_seconds
         self.lease_seconds = lease_seconds
         self._collection: Any = None
+        self._overlay: Overlay | None = None
         self._active: str | None = None
         self._seen = 0  # the version read with the manifest at the last `refresh`
         self._lock = threading.Lock()
-        self._leases: dict[str, Any] = {}
-        self._own_leases: set[str] = set()
-        self.took_over_lease = False  # broke another writer's lapsed lease (see write)
+        LeaseRecords.__init__(self)
 
     # --- reading ---------------------------------------------------------------------------
     @_reports_damage
@@ -211,6 +220,7 @@ class ChunkStore:
                 self._collection = self.client.get_collection(
                     manifest.active, embedding_function=None
                 )
+            self._overlay = self._open_overlay(manifest.overlay)
             self._active, self._seen = manifest.active, manifest.version
             return True
 
@@ -226,17 +236,26 @@ class ChunkStore:
         self.refresh()
         if not self._seen:
             return self._collection.count()
-        return len(visible_records(self._collection, self._seen, []))
+        return len(self._records(units=False, include=[]))
 
     @_reports_damage
     def chunks(self) -> list[StoredChunk]:
         """Every chunk of the version in use, in a stable order."""
         self.refresh()
-        stored = [
-            StoredChunk(Chunk.from_record(m.get("chunk_id", i), d, m), m.get("content_hash", ""))
-            for i, m, d in visible_records(self._collection, self._seen, ["documents"])
-        ]
-        return sorted(stored, key=lambda s: (s.chunk.source, s.chunk.id))
+        return _stored_chunks(self._records(units=False, include=["documents"]))
+
+    @_reports_damage
+    def chunks_of(self, sources: Sequence[str]) -> list[StoredChunk]:
+        """The chunks of some source files in the version in use (what an ingest compares
+        a changed file with), without reading the others."""
+        self.refresh()
+        if not self._seen:
+            return [s for s in self.chunks() if s.chunk.source in set(sources)]
+        rows = []
+        for batch in _batches(sorted(set(sources)), IN_LIMIT):
+            where = {"source": {"$in": list(batch)}}
+            rows += self._records(units=False, include=["documents"], where=where)
+        return _stored_chunks(rows)
 
     @_reports_damage
     def embeddings(self, ids: Sequence[str]) -> dict[str, list[float]]:
@@ -248,7 +267,9 @@ class ChunkStore:
             records = self._collection.get(ids=list(ids), include=["embeddings"])
             pairs = zip(records["ids"], records["embeddings"], strict=True)
             return {i: list(map(float, e)) for i, e in pairs}
-        found = records_of(self._collection, ids, self._seen, ["embeddings"])
+        found = []
+        for collection, wanted in self._sides(ids, units=False):
+            found += records_of(collection, wanted, self._seen, ["embeddings"])
         return {m["chunk_id"]: list(map(float, e)) for m, e in found}
 
     @_reports_damage
@@ -256,10 +277,9 @@ class ChunkStore:
         """Every unit of the version in use with its vector; None for an index written
         before units were embedded (ingest again to add them)."""
         self.refresh()
-        collection = self._units_collection()
-        if collection is None:
+        if self._units_collection() is None:
             return None
-        found = visible_records(collection, self._seen, ["documents", "embeddings"])
+        found = self._records(units=True, include=["documents", "embeddings"])
         return [(unit_from_record(d, m), list(map(float, e))) for _, m, d, e in found]
 
     @_reports_damage
@@ -267,10 +287,11 @@ class ChunkStore:
         """Vectors of the units of some chunks in the version in use, by unit id (what an
         edit of those chunks can keep)."""
         self.refresh()
-        collection = self._units_collection()
-        if collection is None or not chunk_ids:
+        if self._units_collection() is None or not chunk_ids:
             return {}
-        found = records_of(collection, chunk_ids, self._seen, ["embeddings", "documents"])
+        found = []
+        for collection, wanted in self._sides(chunk_ids, units=True):
+            found += records_of(collection, wanted, self._seen, ["embeddings", "documents"])
         return {unit_from_record(d, m).id: list(map(float, e)) for m, e, d in found}
 
     def _units_collection(self) -> Any:
@@ -278,6 +299,37 @@ class ChunkStore:
             return self.client.get_collection(_units_name(self._active), embedding_function=None)
         except Exception:  # no units collection: an index from before units
             return None
+
+    def _open_overlay(self, name: str) -> Overlay | None:
+        if not name:
+            return None
+        chunks = self.client.get_collection(name, embedding_function=None)
+        units = self.client.get_collection(_units_name(name), embedding_function=None)
+        return Overlay(name, chunks, units, superseded_of(chunks))
+
+    def _records(
+        self, *, units: bool, include: list[str], where: dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """(id, metadata, *include) of the chunk or unit records in use: the base's, less
+        those an overlay supersedes, and the overlay's."""
+        base = self._units_collection() if units else self._collection
+        rows = visible_records(base, self._seen, include, where)
+        overlay = self._overlay
+        if overlay is None:
+            return rows
+        rows = [row for row in rows if row[1].get("chunk_id") not in overlay.superseded]
+        extra = overlay.units if units else overlay.chunks
+        return rows + visible_records(extra, self._seen, include, where)
+
+    def _sides(self, chunk_ids: Sequence[str], *, units: bool) -> list[tuple[Any, list[str]]]:
+        """Where the records of some chunks in use are: (collection, chunk ids) for the base
+        (less superseded chunks) and, when there is one, the overlay."""
+        base = self._units_collection() if units else self._collection
+        overlay = self._overlay
+        if overlay is None:
+            return [(base, list(chunk_ids))]
+        kept = [i for i in chunk_ids if i not in overlay.superseded]
+        return [(base, kept), (overlay.units if units else overlay.chunks, list(chunk_ids))]
 
     @_reports_damage
     def query(self, embedding: Sequence[float], k: int, refresh: bool = True) -> list[Hit]:
@@ -292,19 +344,32 @@ class ChunkStore:
             if refresh or attempt or self._collection is None:
                 self.refresh()
             try:
-                result = self._collection.query(
-                    query_embeddings=[list(embedding)],
-                    n_results=k,
-                    where=visible_at(self._seen),
-                    include=["documents", "metadatas", "distances"],
-                )
+                overlay = self._overlay
+                # Over-fetch the base by what an overlay hides: see ingest.overlay.
+                hidden = len(overlay.superseded) if overlay else 0
+                found = self._nearest(self._collection, embedding, k + hidden)
+                if overlay is not None:
+                    on_top = self._nearest(overlay.chunks, embedding, k)
+                    found = merge_hits(found, on_top, overlay.superseded, _chunk_id, k)
                 break
             except Exception:  # a generation dropped under us by another ingest
                 self._active = None
                 if attempt:
                     raise
+        return [Hit(chunk, 1.0 - distance) for chunk, distance in found]
+
+    def _nearest(
+        self, collection: Any, embedding: Sequence[float], k: int
+    ) -> list[tuple[Chunk, float]]:
+        """(chunk, cosine distance) of the `k` records of a collection nearest to a vector."""
+        result = collection.query(
+            query_embeddings=[list(embedding)],
+            n_results=k,
+            where=visible_at(self._seen),
+            include=["documents", "metadatas", "distances"],
+        )
         return [
-            Hit(Chunk.from_record(m.get("chunk_id", i), d, m), 1.0 - float(dist))
+            (Chunk.from_record(m.get("chunk_id", i), d, m), float(dist))
             for i, d, m, dist in zip(
                 result["ids"][0],
                 result["documents"][0],
@@ -316,11 +381,14 @@ class ChunkStore:
 
     def as_langchain(self, embedder: Any) -> Any:
         """The version in use as a plain LangChain `Chroma` vector store (the baseline); its
-        retrievers filter to that version's records as ours do."""
+        retrievers filter to that version's records as ours do, and with an overlay they
+        search base and overlay as `query` does."""
         from langchain_chroma import Chroma
 
         self.refresh()
         where = visible_at(self._seen)
+        overlay = self._overlay
+        client = self.client
 
         class VersionedChroma(Chroma):
             def as_retriever(self, **kwargs: Any) -> Any:
@@ -328,18 +396,32 @@ class ChunkStore:
                     kwargs["search_kwargs"] = {"filter": where, **kwargs.get("search_kwargs", {})}
                 return super().as_retriever(**kwargs)
 
+            def similarity_search_with_score(
+                self, query: str, k: int = 4, **kwargs: Any
+            ) -> list[tuple[Any, float]]:
+                if overlay is None:
+                    return super().similarity_search_with_score(query, k, **kwargs)
+                base = super().similarity_search_with_score(
+                    query, k + len(overlay.superseded), **kwargs
+                )
+                on_top = Chroma(
+                    client=client, collection_name=overlay.name, embedding_function=embedder
+                ).similarity_search_with_score(query, k, **kwargs)
+                chunk_id = lambda document: document.metadata["chunk_id"]  # noqa: E731
+                return merge_hits(base, on_top, overlay.superseded, chunk_id, k)
+
         return VersionedChroma(
             client=self.client, collection_name=self._active, embedding_function=embedder
         )
 
     # --- writing ---------------------------------------------------------------------------
     def updatable(self, model: str) -> bool:
-        """Whether an ingest with `model` can write the version in use in place, rather
-        than a whole new generation (see the module's docstring for when it cannot)."""
+        """Whether an ingest with `model` can write only what changed (in place, or as an
+        overlay), rather than a whole new generation (see the module's docstring for when
+        it cannot)."""
         manifest = self.manifest()
         return (
-            self.in_place
-            and manifest is not None
+            manifest is not None
             and manifest.version > 0
             and manifest.model == model
             and not self.took_over_lease
@@ -354,19 +436,21 @@ class ChunkStore:
         model: str,
         documents: int,
         units: Sequence[tuple[Unit, Sequence[float]]] = (),
+        files: str = "",
         before_switch: Callable[[], None] | None = None,
     ) -> Manifest:
         """Write a complete new generation, then make it the one in use.
 
-        Nothing changes for readers until the manifest update. The generation before is
-        kept for readers in other processes that have not switched yet; older ones, and
-        unfinished ones left by a crashed ingest, are dropped.
+        Nothing changes for readers until the manifest update. The generation before (and
+        its overlay) is kept for readers in other processes that have not switched yet;
+        older ones, and unfinished ones left by a crashed ingest, are dropped.
 
         Args:
             items: Every chunk of the new index with its vector.
             units: Every quotable unit of those chunks with its vector.
             model: Embedding model id the vectors came from.
             documents: Number of source documents.
+            files: What the index holds of each source file (`ingest.fingerprints`).
             before_switch: Called just before the switch; raising there leaves the
                 generation in use as it was (the writer's lock uses it to check its hold).
 
@@ -377,19 +461,16 @@ class ChunkStore:
         generation = max(previous.generation if previous else 0, self._newest_generation()) + 1
         version = (previous.version if previous else 0) + 1
         name = f"{self.prefix}-g{generation:06d}"
-        collection = self.client.create_collection(
-            name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
-        )
-        units_collection = self.client.create_collection(
-            _units_name(name), configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
-        )
+        collection, units_collection = self._create_pair(name)
         self._add(collection, units_collection, items, units, version)
         if before_switch is not None:
             before_switch()
         now = _now()
-        manifest = Manifest(name, generation, model, documents, len(items), now, now, version)
+        manifest = Manifest(
+            name, generation, model, documents, len(items), now, now, version, "", files
+        )
         self._manifest_collection().modify(metadata=manifest.__dict__)
-        self._drop_generations(keep={name, previous.active if previous else name})
+        self._drop_generations(keep={name, *_collections_of(previous)})
         self.took_over_lease = False  # a writer that lost its lease cannot reach this one
         self.reclaim()
         return manifest
@@ -403,15 +484,16 @@ class ChunkStore:
         documents: int,
         chunks: int,
         units: Sequence[tuple[Unit, Sequence[float]]] = (),
+        files: str = "",
         before_switch: Callable[[], None] | None = None,
     ) -> Manifest:
-        """Write the next version of the index in place: only what changed is written.
+        """Write the next version of the index from what changed only.
 
-        In this order, so that no reader sees half of it (see the module's docstring):
-        what an unfinished ingest left is cleared; the new chunks and units are added for
-        the next version; the records they replace are marked superseded from it; the
-        manifest switches to it; records superseded before the version that was in use
-        are deleted. Only `updatable` indexes can be written so.
+        On a Chroma server (`in_place`) the changes go into the version in use as versioned
+        records (`_write_in_place`); on disk into a new overlay (`_write_overlay`, see
+        `ingest.overlay`), or, when that would outgrow a share of the base, into a whole new
+        generation. Either way no reader sees half of it. Only `updatable` indexes can be
+        written so.
 
         Args:
             items: The new and changed chunks with their vectors.
@@ -419,12 +501,24 @@ class ChunkStore:
             documents: Number of source documents after the change.
             chunks: Number of chunks after the change.
             units: The quotable units of `items` with their vectors.
+            files: What the index holds of each source file (`ingest.fingerprints`).
             before_switch: Called just before the switch; raising there leaves the
                 version in use as it was.
 
         Returns:
             The manifest now in force.
         """
+        change = _Change(items, superseded, documents, chunks, units, files, before_switch)
+        if self.in_place:
+            return self._write_in_place(change)
+        return self._write_overlay(change)
+
+    def _write_in_place(self, change: _Change) -> Manifest:
+        """The changes as versioned records of the version in use, in this order: what an
+        unfinished ingest left is cleared; the new chunks and units are added for the next
+        version; the records they replace are marked superseded from it; the manifest
+        switches to it; records superseded before the version that was in use are
+        deleted."""
         previous = self.require_manifest()
         in_use, version = previous.version, previous.version + 1
         collections = [
@@ -433,20 +527,104 @@ class ChunkStore:
         ]
         for collection in collections:
             clear_unfinished(collection, in_use)
-        self._add(*collections, items, units, version)
+        self._add(*collections, change.items, change.units, version)
         for collection in collections:
-            supersede(collection, superseded, in_use, version)
-        if before_switch is not None:
-            before_switch()
-        now = _now()
-        counts = {"documents": documents, "chunks": chunks}
-        manifest = replace(previous, version=version, ingested_at=now, checked_at=now, **counts)
-        self._manifest_collection().modify(metadata=manifest.__dict__)
+            supersede(collection, change.superseded, in_use, version)
+        if change.before_switch is not None:
+            change.before_switch()
+        manifest = self._switch(previous, version, change, overlay="")
         for collection in collections:
             delete_where(collection, {"until": {"$lte": in_use}})
         self._drop_generations(keep={previous.active})
         self.reclaim()
         return manifest
+
+    def _write_overlay(self, change: _Change) -> Manifest:
+        """The changes as a new overlay over the base in use: the previous overlay's
+        records still in use are copied into it with the new ones, and the base chunks it
+        hides are recorded with it (see `ingest.overlay`); or, past `COMPACT_FRACTION` of
+        the base, everything as a new generation."""
+        previous = self.require_manifest()
+        version = previous.version + 1
+        dropped = set(change.superseded)
+        self.refresh()
+        before = self._overlay
+        in_overlay = chunk_ids_in(before.chunks) if before else set()
+        hidden = (before.superseded if before else frozenset()) | (dropped - in_overlay)
+        base_chunks = self._collection.count()
+        kept = len(in_overlay - dropped) + len(change.items)
+        if should_compact(base_chunks, kept, len(hidden)):
+            return self._compact(previous, change)
+        name = overlay_name(previous.active, version)
+        self._delete_collections([name, _units_name(name)])  # left by a killed ingest
+        collection, units_collection = self._create_pair(
+            name, overlay_metadata(previous.active, sorted(hidden))
+        )
+        if before is not None:
+            size = self._batch_size()
+            add_records(collection, carried_records(before.chunks, dropped), size)
+            add_records(units_collection, carried_records(before.units, dropped), size)
+        self._add(collection, units_collection, change.items, change.units, version)
+        if change.before_switch is not None:
+            change.before_switch()
+        manifest = self._switch(previous, version, change, overlay=name)
+        self._drop_generations(keep={previous.active, name, *_collections_of(previous)})
+        self.reclaim(whole=False)  # the rest of the text index waits for a compaction
+        return manifest
+
+    def _compact(self, previous: Manifest, change: _Change) -> Manifest:
+        """Base, overlay and changes written as one new generation, as a full ingest of the
+        same files would write it (the same order of chunks and units)."""
+        dropped = set(change.superseded)
+        chunks = {s.chunk.id: s.chunk for s in self.chunks() if s.chunk.id not in dropped}
+        vectors = self.embeddings(sorted(chunks))
+        items = [(chunk, vectors[i]) for i, chunk in sorted(chunks.items())]
+        items = sorted([*items, *change.items], key=lambda item: item[0].id)
+        units = [(u, v) for u, v in self.units() or [] if u.chunk_id not in dropped]
+        by_chunk: dict[str, list[tuple[Unit, Sequence[float]]]] = {}
+        for unit, vector in [*units, *change.units]:
+            by_chunk.setdefault(unit.chunk_id, []).append((unit, vector))
+        ordered = [
+            pair
+            for chunk, _ in items
+            for pair in sorted(by_chunk.get(chunk.id, []), key=lambda p: p[0].order)
+        ]
+        return self.write_generation(
+            items,
+            model=previous.model,
+            documents=change.documents,
+            units=ordered,
+            files=change.files,
+            before_switch=change.before_switch,
+        )
+
+    def _switch(self, previous: Manifest, version: int, change: _Change, overlay: str) -> Manifest:
+        """Make `version` the one in use: one update of the manifest's metadata."""
+        now = _now()
+        manifest = replace(
+            previous,
+            version=version,
+            ingested_at=now,
+            checked_at=now,
+            documents=change.documents,
+            chunks=change.chunks,
+            overlay=overlay,
+            files=change.files or previous.files,
+        )
+        self._manifest_collection().modify(metadata=manifest.__dict__)
+        return manifest
+
+    def _create_pair(self, name: str, metadata: dict[str, Any] | None = None) -> tuple[Any, Any]:
+        """A new chunks collection and its units collection, cosine space."""
+        return tuple(  # type: ignore[return-value]
+            self.client.create_collection(
+                collection_name,
+                metadata=metadata,
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,
+            )
+            for collection_name in (name, _units_name(name))
+        )
 
     def _add(
         self,
@@ -475,10 +653,11 @@ class ChunkStore:
             )
 
     @_reports_damage
-    def mark_checked(self) -> None:
-        """Record that an ingest found nothing to change."""
+    def mark_checked(self, files: str = "") -> None:
+        """Record that an ingest found nothing to change (and, in `files`, the fingerprints
+        it found the files with, see `ingest.fingerprints`)."""
         manifest = self.require_manifest()
-        updated = {**manifest.__dict__, "checked_at": _now()}
+        updated = {**manifest.__dict__, "checked_at": _now(), "files": files or manifest.files}
         self._manifest_collection().modify(metadata=updated)
 
     def generations(self) -> list[str]:
@@ -488,13 +667,14 @@ class ChunkStore:
         return sorted(names, key=names.get)
 
     # --- disk ------------------------------------------------------------------------------
-    def reclaim(self) -> None:
+    def reclaim(self, whole: bool = True) -> None:
         """Give the disk space of dropped generations back (embedded store; call it holding
         the writer's lock, as `write_generation` is called).
 
         Chroma deletes a collection's rows but leaves its vector folder behind, and SQLite
         keeps freed pages and the full-text index's deleted entries inside the file. So the
-        folders no segment owns are removed, the full-text index is merged, and the file is
+        folders no segment owns are removed, the full-text index is merged (`whole`, else a
+        bounded part of it: after an overlay, see `compact_database`), and the file is
         vacuumed when a tenth of it is free. Failures are logged, never raised: the ingest
         they follow is already done, and the next one tries again.
         """
@@ -502,89 +682,9 @@ class ChunkStore:
             return
         try:
             remove_unowned_folders(self.path)
-            compact_database(self.path / "chroma.sqlite3")
+            compact_database(self.path / "chroma.sqlite3", whole)
         except (OSError, sqlite3.Error) as error:
             logger.warning("Could not reclaim the disk space of old index generations: %s", error)
-
-    # --- the writer's lease on a Chroma server (see ingest.lock) -------------------------
-    def claim_lease(self, owner: str) -> str | None:
-        """Create the lease record unless another writer holds it.
-
-        Creating a collection by name succeeds for one caller only, so this is the atomic
-        step of taking the lease.
-
-        Returns:
-            The new lease's id, or None when another writer holds the lease.
-        """
-        record = {"owner": owner, "beat": 0, "since": _now()}
-        try:
-            collection = self.client.create_collection(
-                self._lease_name, metadata=record, embedding_function=None
-            )
-        except Exception as error:
-            if self.lease_holder() is None and not _already_exists(error):
-                raise StoreUnavailableError(
-                    f"Cannot take the ingest lease in the Chroma store at {self.location}: {error}"
-                ) from error
-            return None
-        self._leases[str(collection.id)] = collection
-        self._own_leases.add(str(collection.id))
-        return str(collection.id)
-
-    def lease_holder(self) -> Lease | None:
-        """The lease as it is now, or None when nobody holds it."""
-        from chromadb.errors import NotFoundError
-
-        try:
-            collection = self.client.get_collection(self._lease_name, embedding_function=None)
-        except NotFoundError:
-            return None
-        except Exception as error:  # an embedded client raises a plain error for a missing name
-            if "does not exist" in str(error):
-                return None
-            raise
-        self._leases[str(collection.id)] = collection
-        meta = collection.metadata or {}
-        return Lease(
-            str(collection.id), str(meta.get("owner")), int(meta.get("beat", 0)), meta.get("since")
-        )
-
-    def renew_lease(self, lease_id: str, beat: int) -> bool:
-        """Record one more renewal of a lease this store took; False when it is gone."""
-        collection = self._leases[lease_id]
-        record = {**(collection.metadata or {}), "beat": beat}
-        try:
-            collection.modify(metadata=record)
-        except Exception as error:
-            if "does not exist" in str(error):
-                return False
-            raise
-        holder = self.lease_holder()
-        return holder is not None and holder.lease_id == lease_id
-
-    def break_lease(self, lease_id: str) -> None:
-        """End a lease (one's own, or one that lapsed).
-
-        The record is first renamed by its id, so a writer that took the lease meanwhile
-        keeps its own record; only then is it deleted under its private name.
-        """
-        collection = self._leases.pop(lease_id, None)
-        if collection is None:
-            return
-        if lease_id not in self._own_leases:
-            self.took_over_lease = True  # its writer may still write: see `updatable`
-        private = f"{self._lease_name}-ended-{uuid.uuid4().hex[:12]}"
-        try:
-            collection.modify(name=private)
-        except Exception as error:
-            if "does not exist" in str(error):
-                return  # another writer ended it first
-            raise
-        self.client.delete_collection(private)
-
-    @property
-    def _lease_name(self) -> str:
-        return f"{self.prefix}-lease"
 
     # --- pages fetched from the course site (see ingest.web) -----------------------------
     @_reports_damage
@@ -651,16 +751,22 @@ class ChunkStore:
         return max(self._generation_names().values(), default=0)
 
     def _drop_generations(self, keep: set[str]) -> None:
-        """Delete every generation but `keep`: older ones and unfinished ones left by a crash,
-        and lease records whose writer died between renaming and deleting them."""
+        """Delete every generation and overlay but `keep`: older ones and unfinished ones
+        left by a crash, and lease records whose writer died between renaming and deleting
+        them."""
         names = self._collection_names()
-        for name in self._generation_names():
-            if name not in keep:
+        overlays = re.compile(rf"^{re.escape(self.prefix)}-g\d+-o\d+$")
+        for name in sorted(names):
+            if (name in self._generation_names() or overlays.match(name)) and name not in keep:
+                self._delete_collections([name, _units_name(name)], names)
+            elif name.startswith(f"{self._lease_name}-ended-"):
                 self.client.delete_collection(name)
-                if _units_name(name) in names:
-                    self.client.delete_collection(_units_name(name))
-        for name in names:
-            if name.startswith(f"{self._lease_name}-ended-"):
+
+    def _delete_collections(self, doomed: Sequence[str], names: set[str] | None = None) -> None:
+        """Delete those of some collections that exist."""
+        names = self._collection_names() if names is None else names
+        for name in doomed:
+            if name in names:
                 self.client.delete_collection(name)
 
     def _batch_size(self) -> int:
@@ -711,8 +817,37 @@ def _is_damage(error: BaseException) -> bool:
     return any(sign in text for sign in _DAMAGE_SIGNS)
 
 
-def _already_exists(error: BaseException) -> bool:
-    return "already exists" in str(error)
+@dataclass(frozen=True)
+class _Change:
+    """What `ChunkStore.write_changes` was asked to write (see its arguments)."""
+
+    items: Sequence[tuple[Chunk, Sequence[float]]]
+    superseded: Sequence[str]
+    documents: int
+    chunks: int
+    units: Sequence[tuple[Unit, Sequence[float]]]
+    files: str
+    before_switch: Callable[[], None] | None
+
+
+def _collections_of(manifest: Manifest | None) -> set[str]:
+    """The generation and overlay a manifest names (kept for its readers)."""
+    if manifest is None:
+        return set()
+    return {manifest.active, manifest.overlay} - {""}
+
+
+def _chunk_id(chunk: Chunk) -> str:
+    return chunk.id
+
+
+def _stored_chunks(rows: list[tuple[Any, ...]]) -> list[StoredChunk]:
+    """Chunks from (id, metadata, document) records, in a stable order."""
+    stored = [
+        StoredChunk(Chunk.from_record(m.get("chunk_id", i), d, m), m.get("content_hash", ""))
+        for i, m, d in rows
+    ]
+    return sorted(stored, key=lambda s: (s.chunk.source, s.chunk.id))
 
 
 def _units_name(generation: str | None) -> str:

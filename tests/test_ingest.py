@@ -377,11 +377,13 @@ def raw_records(store: ChunkStore) -> tuple[int, int]:
     return tuple(store.client.get_collection(n).count() for n in (active, f"{active}-units"))
 
 
-def test_an_embedded_store_writes_every_ingest_as_a_new_generation(
+def test_an_embedded_store_never_writes_the_generation_in_use(
     course, tmp_path, fake_embedder, make_fake_embedder
 ):
     # A kill while Chroma writes its vector index files in the ingest's own process can
-    # leave that collection unreadable: never the one readers are using.
+    # leave that collection unreadable: never the one readers are using. An edit of this
+    # six-chunk course is past a quarter of it, so it is compacted into a new generation
+    # (smaller edits go to an overlay: tests/test_index_overlay.py).
     store = make_store(Settings(data_dir=tmp_path / "data"))
     try:
         run([course], store, fake_embedder)
