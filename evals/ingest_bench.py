@@ -11,6 +11,10 @@ With `fast_setup` the first ingest stores stand-in vectors (a hash of each text,
 size) instead of the model's, so a large index is ready in a minute; its time is not a full
 ingest's and is not shown, but the edits after it are timed as ever, with the real model.
 
+The store is the embedded one on disk (the default), or with `--server` a Chroma server
+started for each size on loopback (`chroma run`, the executable next to this Python), whose
+data folder is then the one measured.
+
 It imports only `ingest` and `cert_core`, so it also runs against an older checkout:
 `PYTHONPATH=/tmp/old-checkout .venv/bin/python evals/ingest_bench.py --label before`.
 """
@@ -21,9 +25,14 @@ import argparse
 import hashlib
 import json
 import shutil
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -109,44 +118,97 @@ def encode_seconds(knowledge: Path, embedder) -> float:
     return time.perf_counter() - started
 
 
+@contextmanager
+def chroma_server(folder: Path) -> Iterator[dict[str, object]]:
+    """A Chroma server on loopback keeping its data in `folder`; yields the settings that
+    reach it."""
+    import chromadb
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    executable = Path(sys.executable).parent / "chroma"
+    command = [str(executable), "run", "--path", str(folder), "--host", "127.0.0.1"]
+    process = subprocess.Popen(
+        [*command, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
+                break
+            except Exception:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the Chroma server did not start: {command}") from None
+                time.sleep(0.2)
+        yield {"chroma_host": "127.0.0.1", "chroma_port": port}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def measure(
-    label: str, copies: int, knowledge: Path, embedder, floor: bool, fast_setup: bool = False
+    label: str,
+    copies: int,
+    knowledge: Path,
+    embedder,
+    floor: bool,
+    fast_setup: bool = False,
+    server: bool = False,
 ) -> IngestFigures:
     """Full ingest, unchanged ingest and one-sentence edits of `copies` copies of the course."""
     work = Path(tempfile.mkdtemp(prefix=f"ingest-bench-{copies}x-"))
     try:
-        course = copy_course(knowledge, work, copies)
-        settings = Settings(data_dir=work / "data")
-        model = model_id(settings)
-
-        def timed(using=embedder) -> tuple[float, int]:  # noqa: ANN001 - an embedder
-            store = make_store(settings)
-            try:
-                started = time.perf_counter()
-                report = ingest([course], store, using, model=model, progress=False)
-                return time.perf_counter() - started, report.chunks
-            finally:
-                store.client.close()
-
-        size = len(embedder.embed_query("size"))
-        full, chunks = timed(StandInEmbedder(size) if fast_setup else embedder)
-        unchanged, _ = timed()
-        edits = []
-        for number in range(1, EDITS + 1):
-            edit_one_sentence(course, number)
-            edits.append(timed()[0])
-        return IngestFigures(
-            label=label,
-            copies=copies,
-            chunks=chunks,
-            full_seconds=None if fast_setup else full,
-            unchanged_seconds=unchanged,
-            edit_seconds=statistics.median(edits),
-            data_bytes=folder_bytes(settings.data_dir),
-            floor_seconds=encode_seconds(course, embedder) if floor else None,
-        )
+        if server:
+            with chroma_server(work / "server") as reach:
+                return _measure(label, copies, knowledge, embedder, floor, fast_setup, work, reach)
+        return _measure(label, copies, knowledge, embedder, floor, fast_setup, work, {})
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _measure(
+    label: str,
+    copies: int,
+    knowledge: Path,
+    embedder,
+    floor: bool,
+    fast_setup: bool,
+    work: Path,
+    reach: dict[str, object],
+) -> IngestFigures:
+    """`measure` in the folder `work`, on the store `reach` names ({}: embedded)."""
+    course = copy_course(knowledge, work, copies)
+    settings = Settings(data_dir=work / "data", **reach)
+    model = model_id(settings)
+
+    def timed(using=embedder) -> tuple[float, int]:  # noqa: ANN001 - an embedder
+        store = make_store(settings)
+        try:
+            started = time.perf_counter()
+            report = ingest([course], store, using, model=model, progress=False)
+            return time.perf_counter() - started, report.chunks
+        finally:
+            store.client.close()
+
+    size = len(embedder.embed_query("size"))
+    full, chunks = timed(StandInEmbedder(size) if fast_setup else embedder)
+    unchanged, _ = timed()
+    edits = []
+    for number in range(1, EDITS + 1):
+        edit_one_sentence(course, number)
+        edits.append(timed()[0])
+    return IngestFigures(
+        label=label,
+        copies=copies,
+        chunks=chunks,
+        full_seconds=None if fast_setup else full,
+        unchanged_seconds=unchanged,
+        edit_seconds=statistics.median(edits),
+        data_bytes=folder_bytes(work / "server" if reach else settings.data_dir),
+        floor_seconds=encode_seconds(course, embedder) if floor else None,
+    )
 
 
 def format_table(figures: list[IngestFigures]) -> str:
@@ -176,12 +238,13 @@ def run_ingest_bench(
     label: str = "this checkout",
     floor: bool = True,
     fast_setup: bool = False,
+    server: bool = False,
 ) -> list[IngestFigures]:
     """Measure every size in `copies` with the configured embedding model."""
     embedder = make_embedder(settings)
     embedder.embed_documents(["warm up: load the model"])
     knowledge = settings.knowledge_dir
-    return [measure(label, n, knowledge, embedder, floor, fast_setup) for n in copies]
+    return [measure(label, n, knowledge, embedder, floor, fast_setup, server) for n in copies]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,10 +255,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fast-setup", action="store_true", help="stand-in vectors for the first ingest"
     )
+    parser.add_argument(
+        "--server", action="store_true", help="a Chroma server on loopback, not the embedded store"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     copies = [int(n) for n in args.copies.split(",")]
-    figures = run_ingest_bench(Settings(), copies, args.label, not args.no_floor, args.fast_setup)
+    floor = not args.no_floor
+    figures = run_ingest_bench(Settings(), copies, args.label, floor, args.fast_setup, args.server)
     if args.json:
         args.json.write_text(json.dumps([asdict(f) for f in figures], indent=1), encoding="utf-8")
     print(format_table(figures))
