@@ -237,7 +237,8 @@ _ASKING = re.compile(
     r"(what|whats|what's|wat|which|who|whos|who's|how|hows|how's|why|is|are|r|does|do|the|a|an"
     r"|diff\w*|better|easier|harder|between|compare|compared|first|one|ones|for|each|of|in|me"
     r"|tell|about|it|its|this|that|to|and|vs|versus|or|like|same|thing|actually|similar|names"
-    r"|but|so|ok|hey|quick|q|pls|please|really|exactly|just|i|my|should|take|get|focus)",
+    r"|but|so|ok|hey|quick|q|pls|please|really|exactly|just|i|my|should|take|get|focus"
+    r"|takes|taking|gets|getting|got|focuses)",
     re.IGNORECASE,
 )
 
@@ -292,7 +293,11 @@ def _same_pair(one: Sequence[str], other: Sequence[str]) -> bool:
 
 def _run(text: str, first: bool) -> str:
     """The first (or last) run of words in a text that are not asking words or punctuation:
-    "prereq for the prof lvl" -> "prof lvl" (last); "the devops one?" -> "devops" (first)."""
+    "prereq for the prof lvl" -> "prof lvl" (last); "the devops one?" -> "devops" (first).
+
+    >>> _run("what a tech lead gets", first=True)
+    'tech lead'
+    """
     runs: list[list[str]] = [[]]
     for word in text.split():
         bare = word.strip("?,.!:;()'\"")
