@@ -222,12 +222,12 @@ def own_words(question: str, query: str) -> str:
     >>> own_words("who teaches that one", "who teaches that one (SRE path)")
     'who teaches'
     """
-    match = _ORDINAL.search(question)
-    if not match:
+    pointer = _ordinal(question)
+    if pointer is None:
         return question
     pointed = query[len(question) :].strip(" ()") if query.startswith(question) else ""
-    if _ORDINALS[match.group(1).lower()] is None and match.group(1).lower() != "middle":
-        pointed = ""  # "that one", "this track"
+    if pointer[0] == _THAT:  # "that one", "this track"
+        pointed = ""
     return " ".join(_ORDINAL.sub(f" {pointed} ", question).split())
 
 

@@ -73,7 +73,6 @@ def _rank() -> dict[str, int]:
     return {w: len(words) - i for i, w in enumerate(words)}  # commoner words rank higher
 
 
-@lru_cache(maxsize=8192)
 def is_everyday(word: str) -> bool:
     """Whether a word is an everyday English one ("real", "final", "online"), not a name or
     a term of some trade ("aws", "kubernetes", "mock").
@@ -89,6 +88,7 @@ def is_english(word: str) -> bool:
     return _zipf()(word.lower(), "en") >= ENGLISH_ZIPF
 
 
+@lru_cache(maxsize=8192)
 def informativeness(word: str) -> float:
     """How much a word the course never uses can tell about a question, from 0 to 1.
 

@@ -10,7 +10,7 @@ announces a list brings the list with it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
 from ingest.units import Unit
@@ -266,8 +266,8 @@ def gives_number(question: Question, unit: Unit) -> bool:
     if question.counted == "score":
         return _SCORE.search(unit.text) is not None
     if question.counted:  # "four tracks", or a number under a heading about the tracks
-        named = (question.counted, *sorted(question.counted_as))  # "nine providers": companies
-        return any(counts(unit.text, word) for word in named) or about_them
+        # "nine providers" when companies are counted (`Question.counted_as`)
+        return counts(unit.text, question.counted, question.counted_as) or about_them
     return True
 
 
@@ -308,10 +308,10 @@ def _about(section: str, counted: str) -> bool:
     return plurals == {counted}
 
 
-def counts(text: str, counted: str) -> bool:
-    """Whether a text gives a count of a thing: a cardinal number with the thing's word
-    within the next three words ("four tracks", "three primary levels"). An ordinal or a
-    place in an order ("taken first", "(1)") is not a count.
+def counts(text: str, counted: str, alike: Collection[str] = ()) -> bool:
+    """Whether a text gives a count of a thing: a cardinal number with the thing's word (or
+    one of the `alike` stems) within the next three words ("four tracks", "three primary
+    levels"). An ordinal or a place in an order ("taken first", "(1)") is not a count.
 
     >>> counts("The certification has four tracks: A, B, C and D.", "track")
     True
@@ -319,12 +319,15 @@ def counts(text: str, counted: str) -> bool:
     False
     >>> counts("Learners can grow in three directions: same-track progression...", "track")
     False
+    >>> counts("Nine providers offer training.", "compani", {"provid"})
+    True
     """
+    names = {counted, *alike}
     words = _WORD.findall(text.lower())
     for at, word in enumerate(words):
         following = words[at + 1 : at + 4]  # "same-track" names a kind of progression, not a track
         if _CARDINAL.fullmatch(word) and any(
-            "-" not in w and terms(w) == [counted] for w in following
+            "-" not in w and len(t := terms(w)) == 1 and t[0] in names for w in following
         ):
             return True
     return False
