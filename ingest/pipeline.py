@@ -207,9 +207,7 @@ def _untouched(
     """The sources whose chunks this run keeps without reading them: files found unchanged,
     and sources outside `scopes` or of files that failed (see `_kept_outside_scope`)."""
     kept = {s: stored[s] for s in unchanged if s in stored}
-    for source, record in stored.items():
-        if not source.startswith("/") and (not _under(source, scopes) or _under(source, failed)):
-            kept[source] = record
+    kept.update((s, r) for s, r in stored.items() if _outside_run(s, scopes, failed))
     return kept
 
 
@@ -241,14 +239,14 @@ def _kept_outside_scope(
     is never kept: that was a server path, and its file, if still wanted, is indexed
     again under its name.
     """
-    kept = {}
-    for item in stored:
-        source = item.chunk.source
-        if source.startswith("/"):
-            continue
-        if not _under(source, scopes) or _under(source, failed):
-            kept[item.chunk.id] = item
-    return kept
+    return {s.chunk.id: s for s in stored if _outside_run(s.chunk.source, scopes, failed)}
+
+
+def _outside_run(source: str, scopes: Sequence[str], failed: set[str]) -> bool:
+    """Whether a stored source is one this run must not touch (see `_kept_outside_scope`)."""
+    if source.startswith("/"):  # a server path from before sources were named: never kept
+        return False
+    return not _under(source, scopes) or _under(source, failed)
 
 
 def _under(source: str, names: Iterable[str]) -> bool:
