@@ -115,6 +115,24 @@ def upgrade(engine: Engine) -> None:
             conn.exec_driver_sql(f"PRAGMA user_version={SQLITE_LAYOUT}")
 
 
+def _wal(dbapi_connection: object, seconds: float = 30.0) -> None:
+    """Switch a new SQLite file to WAL. SQLite does not wait on its busy timeout for a
+    journal-mode change, so stores opening one new file together (hosts starting at once)
+    saw "database is locked" here: wait and retry instead, as long as the timeout."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")  # type: ignore[attr-defined]
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 @contextmanager
 def _locked(engine: Engine) -> Iterator[Connection]:
     """A connection in a transaction that holds the migration lock until it commits."""
@@ -131,7 +149,7 @@ def _locked(engine: Engine) -> Iterator[Connection]:
     @sa.event.listens_for(migrating, "connect")
     def _connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None  # the driver leaves transactions to us
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")  # before any transaction
+        _wal(dbapi_connection)  # before any transaction
 
     @sa.event.listens_for(migrating, "begin")
     def _begin(conn: Connection) -> None:
