@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from cert_core.errors import CertAssistantError
+from cert_core.errors import CertAssistantError, LearnerWordsError
 from cert_core.settings import Settings, read_settings
 
 RETRIEVERS = ("hybrid", "dense", "bm25")  # evals.RETRIEVERS; evals is imported only by `eval`
@@ -261,15 +261,35 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     for skipped in report.skipped:
         print(f"skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
     for ignored in report.ignored:
-        print(f"ignored {ignored}: not a supported file type", file=sys.stderr)
+        if Path(ignored).name != settings.learner_words_path.name:  # checked below
+            print(f"ignored {ignored}: not a supported file type", file=sys.stderr)
     _print_ingest(report)
+    thesaurus_broken = not _check_learner_words(settings.learner_words_path)
     # Questions are embedded through an ONNX export of the same model: a cold `ask`
     # then needs no torch. Exported once per model; a failure only costs speed.
     ensure_onnx(settings)
     if report.skipped:
         print(f"{len(report.skipped)} file(s) skipped; see above.", file=sys.stderr)
         return 1
-    return 0
+    return 1 if thesaurus_broken else 0
+
+
+def _check_learner_words(path: Path) -> bool:
+    """Say how many learner phrases the course's thesaurus holds (`retrieval.learner_words`),
+    or what is wrong with it: the assistant keeps the last good one until it is mended."""
+    from retrieval.learner_words import LearnerWords
+
+    if not path.is_file():
+        return True
+    try:
+        words = LearnerWords.parse(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, LearnerWordsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return False
+    terms = len({course for _, course in words.phrases.values()})
+    plural = "" if terms == 1 else "s"
+    print(f"learner words: {len(words.phrases)} phrases for {terms} course term{plural} ({path})")
+    return True
 
 
 def _print_ingest(report: Any) -> None:

@@ -36,3 +36,7 @@ class QuestionError(CertAssistantError):
 
 class SettingsError(CertAssistantError):
     """A `CERT_ASSISTANT_*` environment variable holds a value that is not allowed."""
+
+
+class LearnerWordsError(CertAssistantError):
+    """The course's thesaurus of learner words (`learner-words.toml`) cannot be read."""

@@ -352,6 +352,12 @@ class Settings(BaseSettings):
         return self.data_dir / "chroma"
 
     @property
+    def learner_words_path(self) -> Path:
+        """The course's thesaurus of learner words (`retrieval.learner_words`), kept by the
+        course staff beside the course text and never ingested as course text."""
+        return self.knowledge_dir / "learner-words.toml"
+
+    @property
     def feedback_path(self) -> Path:
         """SQLite file that keeps learners' feedback."""
         return self.feedback_db or self.data_dir / "feedback.sqlite3"

@@ -22,6 +22,8 @@ from retrieval.followup import (
 from retrieval.guard import check_history, check_question, small_talk, task_request
 from retrieval.hybrid import HybridRetriever, Lexical, ScoredChunk
 from retrieval.injection import looks_like_injection
+from retrieval.learner_words import LearnerWordsFile, expand
+from retrieval.learner_words import near as learner_near
 from retrieval.lexical import TermWeights, stem, terms, words_of
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
 from retrieval.neighbours import Near
@@ -108,6 +110,7 @@ class Assistant:
         self.settings = settings
         self.llm = llm
         self.thresholds = Thresholds(suggest_dense=settings.suggest_dense)
+        self.learner_words = LearnerWordsFile(settings.learner_words_path)
         self._lexicon: tuple[str | None, EntityLexicon] | None = None
         self._lock = threading.Lock()
 
@@ -169,7 +172,11 @@ class Assistant:
         own = own_words(mended, query) if query != mended else None  # judge its own words
         unknown = [w for w in words_of(own or query) if not lexical.weights.known(*stem([w]))]
         near = self.retriever.neighbours(lexical).near(unknown) if unknown else {}
-        passages = self.retriever.search_in(lexical, query)
+        # "does it expire": the course's thesaurus says that is its renewal
+        said_otherwise = self.learner_words.current().found(query)
+        near = {**near, **learner_near(said_otherwise)}
+        searched = expand(query, said_otherwise)
+        passages = self.retriever.search_in(lexical, searched)
         lexicon = self.lexicon(lexical)
         subjects = lexicon.subjects(query)
         kinds = lexicon.kinds(query, listing=need_of(query) == "list")
@@ -186,7 +193,7 @@ class Assistant:
             passages = _merge(passages, *found)
         if len(parts := question_parts(query)) > 1:  # "X, and Y?": search for each part too
             passages = _merge(passages, *(self.retriever.search_in(lexical, p, 3) for p in parts))
-        deeper = functools.cache(lambda: self.retriever.search_in(lexical, query, DEEPER))
+        deeper = functools.cache(lambda: self.retriever.search_in(lexical, searched, DEEPER))
         passages = _merge(passages, _numbered(asked, passages, deeper))
         passages = _merge(passages, _whole_table(asked, passages, deeper))
         passages = _merge(passages, _homes(asked, passages, deeper))

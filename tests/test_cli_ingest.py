@@ -260,3 +260,21 @@ def test_installed_command_ingests_with_the_real_model_then_reports_up_to_date(
         shown = run(command, "--help")
         assert shown.returncode == 0, shown.stderr
         assert words in shown.stdout
+
+
+def test_ingest_checks_the_learner_words_and_names_a_broken_entry(project: Path, embedder, capsys):
+    thesaurus = project / "knowledge" / "learner-words.toml"
+    thesaurus.write_text('[[term]]\ncourse = "renewal"\nlearner = ["expire", "lapse"]\n')
+
+    code, out, err = cli(capsys, "ingest", "--quiet")
+
+    assert code == 0, err
+    assert "learner words: 2 phrases for 1 course term (knowledge/learner-words.toml)" in out
+    assert "ignored" not in err  # the thesaurus is no course text, nor an unknown file
+
+    thesaurus.write_text('[[term]]\ncourse = "renewal"\nlearner = "expire"\n')
+    code, out, err = cli(capsys, "ingest", "--quiet")
+
+    assert code == 1
+    assert "knowledge/learner-words.toml: term 1 ('renewal') needs 'learner'" in err
+    assert "Index is up to date" in out  # the course text is indexed all the same
