@@ -11,9 +11,12 @@ this with a synonyms file of their docs, and so does this project: the course st
     course = "renewal"
     learner = ["expire", "lapse", "valid for"]
 
-A learner phrase found in a question (compared stem by stem, so "expires" is "expire")
-adds its course term to what is searched, and counts as that term wherever the answerer
-asks whether a passage holds what the question asks. The question itself is unchanged.
+A learner phrase found in a question (compared without inflection endings, so "expires" is
+"expire") adds its course term to what is searched, and counts as that term wherever the
+answerer asks whether a passage holds what the question asks. The question itself is
+unchanged. Only phrases that mean the same thing belong in the file: "job" for the course's
+roles also makes "do they guarantee a job" look answered, so words for what the course never
+states (a fee, a pass mark, a trainer) must stay out of it.
 The file is read again when it changes; a broken edit is logged and the last good
 thesaurus kept, so a typo never takes answers down.
 """
