@@ -58,6 +58,58 @@ ANSWER_FEATURES = (
 
 
 _WORD = re.compile(r"[\w'-]+")
+
+# Answers of a kind a passage either holds or does not, like the numbers of `number_missing`:
+# a person ("who founded it", "who are the trainers") and a calendar date ("when does the next
+# batch start"). Each is asked for by the first pattern and held by a unit that matches the
+# second. "Who is it for", "who trains people for it" (a provider) or "when do I renew" (how
+# often) ask for neither.
+_PEOPLE = r"(?:founder|ceo|owner|trainer|instructor|teacher|tutor|author|mentor|faculty)s?"
+_ASKS_PERSON = re.compile(
+    rf"\bwho(?:'?s|\s+is|\s+are|\s+was|\s+were)?\s+(?:the\s+|their\s+|its\s+)?{_PEOPLE}\b"
+    r"|\bwho\s+(?:\w+\s+){0,2}?(?:founded|started|created|owns|teaches|teach|instructs|wrote)\b"
+    rf"|\bnames?\s+of\s+(?:the\s+|their\s+)?{_PEOPLE}\b|\b{_PEOPLE}\s+names?\b",
+    re.IGNORECASE,
+)
+_HOLDS_PERSON = re.compile(
+    rf"\b(?:founded|created|started|taught|led|owned|run|written)\s+by\b|\b{_PEOPLE}\b",
+    re.IGNORECASE,
+)
+_ASKS_DATE = re.compile(
+    r"\bwhen\s+(?:does|do|is|are|will|can)\b[^?.!]*?\b(?:start|starts|begin|begins|open|opens"
+    r"|close|closes|out|released?|held|launch|launches)\b"
+    r"|\b(?:what|which)\s+dates?\b|\bnext\s+(?:batch|cohort|intake|session)\b|\bdeadline\b",
+    re.IGNORECASE,
+)
+_HOLDS_DATE = re.compile(
+    r"\b(?:january|february|march|april|may|june|july|august|september|october|november"
+    r"|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+    r"|\b(?:19|20)\d\d\b|\b\d{1,2}(?:st|nd|rd|th)\b|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b",
+    re.IGNORECASE,
+)
+
+
+def lacks_asked_kind(question: Question, chosen: Sequence[Candidate]) -> bool:
+    """Whether the question asks for a person or a date and no chosen unit names one.
+
+    >>> from retrieval.question import analyze
+    >>> lacks_asked_kind(analyze("who founded aiopsschool"), [])
+    True
+    >>> lacks_asked_kind(analyze("when does the next batch start"), [])
+    True
+    >>> any(lacks_asked_kind(analyze(q), []) for q in (
+    ...     "who is the governance track for", "who trains people for sre",
+    ...     "when do i renew", "who's the data automation one meant for"))
+    False
+    """
+    text = question.text
+    quoted = " ".join(c.unit.text for c in chosen)
+    for asks, holds in ((_ASKS_PERSON, _HOLDS_PERSON), (_ASKS_DATE, _HOLDS_DATE)):
+        if asks.search(text) and not holds.search(quoted):
+            return True
+    return False
+
+
 _EXAM = re.compile(r"exams?|certs?|certifications?|certificates?|tests?")
 _NAME_REACH = 4  # words before "exam" that may name it ("aws certified solutions architect")
 
@@ -166,11 +218,14 @@ def answerable(
 
     A message that asks nothing ("hello", "thanks!", "?") is never answered with a citation,
     and a count, amount or duration that no chosen unit gives a number for is refused outright
-    ("how much does the exam cost?"); otherwise the learned scorer decides.
+    ("how much does the exam cost?"), as is a person or a date that no chosen unit names
+    ("who founded it?"); otherwise the learned scorer decides.
     """
     if not chosen or not question.terms:  # "hello", "thanks!", "?": nothing is asked
         return False
     if names_another_exam(question, weights):  # "the CKA exam", "google's ml engineer cert"
+        return False
+    if lacks_asked_kind(question, chosen):  # "who founded it?" with no person in the text
         return False
     features = answer_features(question, passages, chosen, weights)
     if features["number_missing"]:  # a count or amount with no number anywhere to quote

@@ -180,6 +180,9 @@ def test_exact_terms_retrieve_their_section_in_the_top_3(assistant, term, source
         "how many minutes do you get for the exam",  # minutes are not the 30 to 90 days
         "whats on the databricks data engineer associate exam",  # another vendor's exam
         "is there a free mock test i can do first",
+        "who is the founder of Cotocus",  # a person: the course names none
+        "who teaches the devsecops path at devsecopsschool",
+        "when does the next cohort of the foundation level begin",  # a date: none either
     ],
 )
 def test_questions_the_course_does_not_answer_are_refused_without_citations(assistant, question):
