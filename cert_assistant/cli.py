@@ -282,11 +282,11 @@ def _check_learner_words(path: Path) -> bool:
     if not path.is_file():
         return True
     try:
-        words = LearnerWords.parse(path.read_text(encoding="utf-8"), str(path))
-    except (OSError, UnicodeDecodeError, LearnerWordsError) as error:
+        words = LearnerWords.read(path)
+    except LearnerWordsError as error:
         print(f"error: {error}", file=sys.stderr)
         return False
-    terms = len({course for _, course in words.phrases.values()})
+    terms = len(words.course_terms)
     plural = "" if terms == 1 else "s"
     print(f"learner words: {len(words.phrases)} phrases for {terms} course term{plural} ({path})")
     return True

@@ -81,7 +81,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# What SQLite says about a damaged file, as chromadb passes it on (codes 11 and 26).
 # HNSW search is approximate, and Chroma builds its graph on several threads, so the same
 # records can be linked differently in two ingests. A course index holds hundreds to a few
 # thousand records: exploring 500 candidates per search (Chroma's default: 100) finds the
@@ -89,6 +88,7 @@ logger = logging.getLogger(__name__)
 # files answer alike. A wider build (200) keeps the graph well connected for bigger courses.
 HNSW = {"space": "cosine", "ef_search": 500, "ef_construction": 200}
 
+# What SQLite says about a damaged file, as chromadb passes it on (codes 11 and 26).
 _DAMAGE_SIGNS = ("malformed", "not a database", "(code: 11)", "(code: 26)")
 
 

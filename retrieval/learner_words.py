@@ -81,6 +81,24 @@ class LearnerWords:
                     phrases.setdefault(key, (phrase.strip().lower(), course.strip()))
         return cls(phrases)
 
+    @classmethod
+    def read(cls, path: Path) -> LearnerWords:
+        """The thesaurus in a file.
+
+        Raises:
+            LearnerWordsError: The file cannot be read as UTF-8 text, or `parse` refuses it.
+        """
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise LearnerWordsError(f"cannot read {path}: {error}") from error
+        return cls.parse(text, str(path))
+
+    @property
+    def course_terms(self) -> set[str]:
+        """The course terms the learner phrases stand for."""
+        return {course for _, course in self.phrases.values()}
+
     def found(self, text: str) -> list[tuple[str, str]]:
         """(learner phrase, course term) for each phrase `text` holds, longest first where
         two overlap ("cloud bill" before "bill"). A phrase counts even when the course uses
@@ -177,7 +195,7 @@ class LearnerWordsFile:
         if stamp is None:
             return None
         try:
-            return LearnerWords.parse(self.path.read_text(encoding="utf-8"), str(self.path))
-        except (OSError, UnicodeDecodeError, LearnerWordsError) as error:
+            return LearnerWords.read(self.path)
+        except LearnerWordsError as error:
             log.error("keeping the last good learner words: %s", error)
             return None
