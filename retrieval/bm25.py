@@ -35,7 +35,10 @@ class BM25Index:
         if not tokens.ids[0]:
             return []
         ids, scores = self._bm25.retrieve(
-            tokens, k=min(k, len(self.chunks)), show_progress=False, n_threads=1
+            tokens,
+            k=min(k, len(self.chunks)),
+            show_progress=False,
+            n_threads=0,  # no thread pool
         )
         return [
             (self.chunks[int(i)], float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0

@@ -24,6 +24,9 @@ from retrieval.unit_index import UnitIndex
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
+RANKINGS_KEPT = 512
+"""Most searches whose fused rankings are kept (a few MB); past it they are run afresh."""
+
 
 @dataclass(frozen=True)
 class ScoredChunk:
@@ -104,6 +107,11 @@ class HybridRetriever(BaseRetriever):
     _lexical: Lexical | None = PrivateAttr(default=None)
     _neighbours: tuple[str, WordNeighbours] | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    # rankings by (index version, mended query): the same query searched again (a deeper
+    # search for a count, a learner asking a suggested question) costs no model call
+    _ranked: dict[tuple[str, str], tuple[list[ScoredChunk], Any]] = PrivateAttr(
+        default_factory=dict
+    )
 
     def search(self, query: str, k: int | None = None) -> list[ScoredChunk]:
         """The best chunks for `query`, best first.
@@ -120,6 +128,28 @@ class HybridRetriever(BaseRetriever):
         """`search` over a generation already read (`lexical()`): one manifest read a question."""
         k = k or self.k
         query = lexical.vocabulary.mend(query)
+        key = (lexical.version, query)
+        with self._lock:
+            ranked = self._ranked.get(key)
+        if ranked is None:
+            ranked = self._rank(lexical, query)
+            with self._lock:
+                if len(self._ranked) >= RANKINGS_KEPT:
+                    self._ranked.clear()
+                self._ranked[key] = ranked
+        fused, similarities = ranked
+        if similarities is None:
+            return fused[:k]
+        return [_with_units(s, lexical.units, similarities) for s in fused[:k]]
+
+    def forget(self) -> None:
+        """Drop the kept rankings: the next search of every query runs afresh (benchmarks)."""
+        with self._lock:
+            self._ranked.clear()
+
+    def _rank(self, lexical: Lexical, query: str) -> tuple[list[ScoredChunk], Any]:
+        """Every chunk the rankings found for a mended query, fused, best first, with the
+        similarity of every unit (None for BM25 alone)."""
         rankings: dict[str, tuple[list[tuple[Chunk, float]], float]] = {}
         similarities = None
         if self.mode != "bm25":
@@ -134,10 +164,7 @@ class HybridRetriever(BaseRetriever):
         if self.mode != "dense":
             weight = self.bm25_weight if self.mode == "hybrid" else 1.0
             rankings["bm25"] = (lexical.index.search(query, self.candidates), weight)
-        fused = _fuse(rankings, self.rrf_k)[:k]
-        if similarities is not None:
-            fused = [_with_units(s, lexical.units, similarities) for s in fused]
-        return fused
+        return _fuse(rankings, self.rrf_k), similarities
 
     def lexical(self) -> Lexical:
         """The BM25 index and term weights of the active index generation."""

@@ -28,6 +28,7 @@ import re
 import threading
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from cert_core.errors import LearnerWordsError
@@ -104,18 +105,39 @@ class LearnerWords:
         two overlap ("cloud bill" before "bill"). A phrase counts even when the course uses
         each of its words: "first level" is the Foundation level all the same."""
         tokens = _forms(text)
+        matches = [  # (rank of the phrase, start): longest phrases first, then file order
+            (self._rank[key], start)
+            for start, token in enumerate(tokens)
+            for key in self._by_first.get(token, ())
+            if tokens[start : start + len(key)] == key
+        ]
         taken = [False] * len(tokens)
         found = []
-        for key in sorted(self.phrases, key=len, reverse=True):
-            phrase, course = self.phrases[key]
-            for start in range(len(tokens) - len(key) + 1):
-                span = range(start, start + len(key))
-                here = tuple(tokens[start : start + len(key)])
-                if here == key and not any(taken[i] for i in span):
-                    for i in span:
-                        taken[i] = True
-                    found.append((phrase, course))
+        for rank, start in sorted(matches):
+            key = self._ordered[rank]
+            span = range(start, start + len(key))
+            if not any(taken[i] for i in span):
+                for i in span:
+                    taken[i] = True
+                found.append(self.phrases[key])
         return list(dict.fromkeys(found))
+
+    @cached_property
+    def _ordered(self) -> list[tuple[str, ...]]:
+        """The phrases longest first, in file order where equally long."""
+        return sorted(self.phrases, key=len, reverse=True)
+
+    @cached_property
+    def _rank(self) -> dict[tuple[str, ...], int]:
+        return {key: rank for rank, key in enumerate(self._ordered)}
+
+    @cached_property
+    def _by_first(self) -> dict[str, list[tuple[str, ...]]]:
+        """The phrases by their first word: a question is scanned once, not once a phrase."""
+        index: dict[str, list[tuple[str, ...]]] = {}
+        for key in self._ordered:
+            index.setdefault(key[0], []).append(key)
+        return index
 
 
 def expand(text: str, found: list[tuple[str, str]]) -> str:

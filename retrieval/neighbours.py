@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ NEAREST = 3
 
 Near = tuple[tuple[str, float], ...]
 """Stems of the nearest course words with their cosine similarity, nearest first."""
+
+ASKED_KEPT = 4096
+"""Most asked words whose vectors are kept (about 6 MB); past it they are embedded afresh."""
 
 SYNONYM = 0.75
 """Cosine similarity from which a course word stands in for one the learner typed ("tough"
@@ -86,6 +90,8 @@ class WordNeighbours:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True) if len(words) else 1
         self._matrix = vectors / np.where(norms == 0, 1, norms) if len(words) else vectors
         self._embedder = embedder
+        self._asked: dict[str, np.ndarray] = {}  # asked words' unit vectors, embedded once
+        self._asked_lock = threading.Lock()
 
     @classmethod
     def build(
@@ -135,10 +141,25 @@ class WordNeighbours:
         """
         if not self.words:
             return frozenset()
-        vector = np.asarray(self._embedder.embed_documents([word])[0], dtype=np.float32)
-        similarities = self._matrix @ (vector / (np.linalg.norm(vector) or 1))
+        similarities = self._matrix @ self._vectors([word])[0]
         own = stem([word])[0]
         return frozenset(self._stems[i] for i in np.flatnonzero(similarities >= threshold)) - {own}
+
+    def _vectors(self, words: list[str]) -> np.ndarray:
+        """Unit vectors of asked words, one row each. A word is embedded once: learners
+        reuse their words ("tho", "cert", "fee"), and a model call costs milliseconds."""
+        with self._asked_lock:
+            known = {w: self._asked[w] for w in words if w in self._asked}
+        new = [w for w in dict.fromkeys(words) if w not in known]
+        if new:
+            vectors = np.asarray(self._embedder.embed_documents(new), dtype=np.float32)
+            vectors /= np.where((n := np.linalg.norm(vectors, axis=1, keepdims=True)) == 0, 1, n)
+            known.update(zip(new, vectors, strict=True))
+            with self._asked_lock:
+                if len(self._asked) + len(new) > ASKED_KEPT:
+                    self._asked.clear()
+                self._asked.update(zip(new, vectors, strict=True))
+        return np.stack([known[w] for w in words])
 
     def near(self, words: Iterable[str]) -> dict[str, Near]:
         """For each asked word, keyed by its stem: the stems of its nearest course words.
@@ -154,9 +175,7 @@ class WordNeighbours:
         asked = list(dict.fromkeys(words))
         if not asked or not self.words:
             return {}
-        vectors = np.asarray(self._embedder.embed_documents(asked), dtype=np.float32)
-        vectors /= np.where((n := np.linalg.norm(vectors, axis=1, keepdims=True)) == 0, 1, n)
-        similarities = vectors @ self._matrix.T
+        similarities = self._vectors(asked) @ self._matrix.T
         found: dict[str, Near] = {}
         for word, term, row in zip(asked, stem(asked), similarities, strict=True):
             best: dict[str, float] = {}

@@ -51,6 +51,20 @@ def test_phrases_are_found_in_any_inflection_and_only_whole(words: LearnerWords)
     assert words.found("what does the exam cost") == []
 
 
+def test_a_longer_phrase_wins_over_one_inside_it_wherever_each_is_written():
+    words = LearnerWords.parse(
+        '[[term]]\ncourse = "cost"\nlearner = ["bill"]\n'
+        '[[term]]\ncourse = "FinOps"\nlearner = ["cloud bill", "bill down"]\n'
+    )
+    assert words.found("our cloud bill") == [("cloud bill", "FinOps")]
+    assert words.found("a bill, then the cloud bill") == [
+        ("cloud bill", "FinOps"),
+        ("bill", "cost"),
+    ]
+    # two equally long phrases overlapping: the one written first in the file wins
+    assert words.found("get the cloud bill down") == [("cloud bill", "FinOps")]
+
+
 def test_a_phrase_means_its_course_term_even_when_the_course_uses_each_word():
     words = LearnerWords.parse('[[term]]\ncourse = "Foundation level"\nlearner = ["first level"]')
     assert words.found("do i need data science for the first level") == [

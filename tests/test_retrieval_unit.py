@@ -227,6 +227,28 @@ def test_invoke_returns_the_search_results_in_the_same_order(concept_index):
 # --- the BM25 side follows every ingest ----------------------------------------------------------
 
 
+class CountingEmbedder(ConceptEmbedder):
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def embed_query(self, text: str) -> list[float]:
+        self.queries.append(text)
+        return super().embed_query(text)
+
+
+def test_a_query_searched_again_costs_no_model_call_and_finds_the_same(concept_index):
+    embedder = CountingEmbedder()
+    retriever = HybridRetriever(store=concept_index, embedder=embedder, site_base_url=BASE_URL)
+    first = retriever.search("how tough is the exam", k=2)
+    deeper = retriever.search("how tough is the exam", k=30)  # a deeper look at one question
+    assert embedder.queries == ["how tough is the exam"]
+    assert [r.chunk.id for r in deeper[:2]] == [r.chunk.id for r in first]
+    assert sections(first)[0] == HARD
+    retriever.forget()
+    assert retriever.search("how tough is the exam", k=2) == first
+    assert len(embedder.queries) == 2
+
+
 def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text
