@@ -18,7 +18,8 @@ NEEDS: tuple[Need, ...] = ("count", "duration", "list", "comparison", "yes_no", 
 _DURATION = re.compile(
     r"\bhow\s+(long|soon|quickly|fast|often)\b|\bhow\s+much\s+time\b|\btime\s+frame\b"
     r"|\bhow\s+many\s+(days|weeks|months|years|hours|hrs|yrs)\b|\bwhen\s+(do|does|will|should)\b"
-    r"|\b(expire|expiry|lapse|valid\s+for|timeline)\b",
+    r"|\b(expire|expiry|lapse|valid\s+for|timeline|length)\b|\bhow\s+many\s+(minutes|mins)\b"
+    r"|\bin\s+(minutes|mins|hours|hrs)\b",
     re.IGNORECASE,
 )
 _COUNT = re.compile(
@@ -45,7 +46,17 @@ _YES_NO = re.compile(
 _TWO_QUESTIONS = re.compile(
     r",?\s+and\s+(?:(?:at|in|for|on|to|from|with)\s+)?"
     r"(?=(?:what|which|who|how|when|where|why|is|are|does|do|can|should)\b)"
-    r"|\?\s+(?=\w)",
+    r"|(?<=\?)\s+(?=\w)",
+    re.IGNORECASE,
+)
+# What makes a part of a message a question: a question mark, a question word, a yes/no
+# shape ("is it...", "any discount..."), or a request ("list the...", "tell me..."). The rest
+# is the learner talking about themselves ("im still at uni", "need to book time off").
+_ASKS = re.compile(
+    r"\?\s*$|\b(what|whats|which|who|whos|how|hows|why|where|when|wat|wht)\b"
+    r"|^\s*(?:\w+[,!]?\s+){0,3}?(is|are|does|do|can|could|will|would|should|has|have|did|am|r"
+    r"|any)\s"
+    r"|^\s*(?:pls\s+|please\s+)?(list|tell|give|show|explain|describe|name|compare)\b",
     re.IGNORECASE,
 )
 _WH = re.compile(r"\b(what|which|who|how|why|where|when|wat|wht)\b", re.IGNORECASE)
@@ -181,6 +192,12 @@ _HOW_MUCH_IS = re.compile(
     re.IGNORECASE,
 )
 _HOW_MUCH = re.compile(r"\bhow\s+much\b", re.IGNORECASE)
+# "how much is it to renew", "how much for the exam": a price, asked for doing something
+_HOW_MUCH_TO = re.compile(
+    r"\bhow\s+much\s+(?:(?:is|are|was|will|would|does|do)\s+)?(?:it\s+|this\s+|that\s+)?"
+    r"(?:to|for)\b",
+    re.IGNORECASE,
+)
 # "cost" as what something costs, not the FinOps topic: "does the exam cost", "it costs"
 _COSTS = re.compile(
     r"\b(do|does|did|will|would|should)\s+(\w+\s+){0,4}?cost\s*(\?|$|\b(me|us|to|for|in|per)\b)"
@@ -198,6 +215,8 @@ def _counted(text: str) -> str | None:
     ('money', None)
     >>> _counted("how much is it?"), _counted("how much is the exam (Foundation level)")
     ('money', 'money')
+    >>> _counted("how much is it to renew"), _counted("how much time for the foundation")
+    ('money', None)
     >>> _counted("whats the pass mark for it"), _counted("what % of people pass first time")
     ('score', 'score')
 
@@ -207,6 +226,7 @@ def _counted(text: str) -> str | None:
     unborrowed = re.sub(r"\s*\([^)]*\)\s*$", "", text)  # without a follow-up's "(subject)"
     priced = (
         _HOW_MUCH_IS.search(unborrowed)
+        or _HOW_MUCH_TO.search(unborrowed)
         or _PRICED.search(text)
         and (how_much or _COSTS.search(text))
     )
@@ -322,8 +342,12 @@ def question_parts(question: str) -> list[str]:
     ['Which tools do the labs use', 'which levels are labs run?']
     >>> question_parts("Who are the DevOps and SRE paths for?")
     ['Who are the DevOps and SRE paths for?']
+    >>> question_parts("Is the exam online? And how often does it need renewing?")
+    ['Is the exam online?', 'how often does it need renewing?']
+    >>> question_parts("any discount for students? im still at uni")  # one question, and context
+    ['any discount for students? im still at uni']
     """
     parts = [p.strip() for p in _TWO_QUESTIONS.split(question) if p.strip()]
-    if len(parts) == 2 and all(len(terms(p)) >= 2 for p in parts):
+    if len(parts) == 2 and all(len(terms(p)) >= 2 and _ASKS.search(p) for p in parts):
         return parts
     return [question]

@@ -183,6 +183,9 @@ def test_exact_terms_retrieve_their_section_in_the_top_3(assistant, term, source
         "who is the founder of Cotocus",  # a person: the course names none
         "who teaches the devsecops path at devsecopsschool",
         "when does the next cohort of the foundation level begin",  # a date: none either
+        "how much is it to renew",  # a price for renewing, not how often
+        "exam length in minutes pls, need to book time off",  # a length in minutes: none
+        "any discount for students? im still at uni",  # the second part is no question
     ],
 )
 def test_questions_the_course_does_not_answer_are_refused_without_citations(assistant, question):
@@ -380,3 +383,14 @@ def test_a_kind_asked_for_a_named_thing_is_the_one_that_serves_it(assistant, que
 
     assert answer.answer.startswith(provider)
     assert answer.citations[0].url.endswith(f"#{provider.lower()}")
+
+
+def test_a_school_is_a_provider_as_most_of_their_names_say(assistant):
+    history = [
+        {"role": "user", "content": "what is the devsecops path about"},
+        {"role": "assistant", "content": assistant.ask("what is the devsecops path about").answer},
+    ]
+    answer = assistant.ask("is there a school specifically for that", history)
+
+    assert answer.answer.startswith("Devsecopsschool")
+    assert answer.citations[0].url.endswith("#devsecopsschool")
