@@ -40,6 +40,27 @@ _KIND_ASKED = re.compile(
 _GENERIC = {"level", "path", "track", "certif", "certifi", "cours", "program"}
 
 
+def _name_ending(names: Iterable[str]) -> set[str]:
+    """The word most of a group's names end with, as a term: "school" for providers named
+    Sreschool, DevOpsSchool, Finopsschool..., so "is there a school for that" asks for one.
+
+    >>> sorted(_name_ending(["Sreschool", "DevOpsSchool", "Cotocus", "Finopsschool"]))
+    ['school']
+    >>> _name_ending(["Cotocus", "Scmgalaxy", "BestDevOps"])
+    set()
+    """
+    from retrieval.lexical import is_english
+
+    lowered = [name.lower().replace(" ", "") for name in names]
+    endings = {n[-size:] for n in lowered for size in range(5, len(n))}
+    common = [
+        e
+        for e in endings
+        if e.isalpha() and is_english(e) and 2 * sum(n.endswith(e) for n in lowered) > len(lowered)
+    ]
+    return set(terms(max(common, key=len))) if common else set()
+
+
 class EntityLexicon:
     """Named things of the course (levels, tracks, paths, roles, providers) in sibling groups.
 
@@ -80,7 +101,7 @@ class EntityLexicon:
             path = parent.removesuffix(" (rows)")
             if (head := terms(heading)[-1:]) and path not in self.groups.get(head[0], []):
                 self.groups.setdefault(head[0], []).append(path)
-            for term in set(terms(heading)) - _GENERIC - set(head):
+            for term in (set(terms(heading)) | _name_ending(groups[parent])) - _GENERIC - set(head):
                 if path not in self.headings.get(term, []):
                     self.headings.setdefault(term, []).append(path)
         for parent, names in groups.items():
