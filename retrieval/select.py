@@ -109,6 +109,10 @@ _LEAD_IN = re.compile(
 )
 _SIGNPOST = re.compile(_SIGNPOST_PATTERN, re.IGNORECASE)
 _WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)
+_WHOLE_PLAN = re.compile(
+    r"\b(timeline|plan|schedule|stages|steps|step\s+by\s+step|break\s*down|roadmap)\b",
+    re.IGNORECASE,
+)
 _ASKING_WORD = re.compile(
     r"\b(why|who|when|where|how\s+(long|often|hard|much|many|does|do|is))\b", re.IGNORECASE
 )
@@ -207,7 +211,14 @@ def select(
     chosen = [best]
     if is_lead_in(best.unit):
         chosen += _announced(best, scored)
-    listing = question.need == "list" or question.need == "count" and _lists(best.unit)
+    listing = (
+        question.need == "list"
+        or question.need == "count"
+        and _lists(best.unit)
+        or question.need == "duration"  # "the whole prep timeline": every stage of the plan
+        and best.unit.kind == "item"
+        and _WHOLE_PLAN.search(question.text) is not None
+    )
     if listing:  # a list, or a count answered by the list of the counted things
         chosen += _rest_of_list(question, best, scored)
     # "whats recommended for a cloud engineer": not what the sentences beside it say of others

@@ -135,6 +135,24 @@ def test_a_count_in_the_learners_words_is_answered_with_the_courses_number(
     assert any(number in c.text for c in answer.citations), quoted(answer)
 
 
+@pytest.mark.parametrize(
+    ("question", "items"),
+    [
+        (  # a timeline asks for every stage of the plan, not the one stage closest to it
+            "give me the whole prep timeline for the entry cert step by step",
+            ["7-14 days", "30 days", "60 days"],
+        ),
+        ("skills covered in each track, all of them", ["ML Pipelines", "Versioning", "Lineage"]),
+    ],
+)
+def test_a_question_about_each_or_the_whole_plan_quotes_every_item(assistant, question, items):
+    answer = assistant.ask(question)
+
+    assert not answer.refused, answer.answer
+    for item in items:
+        assert item in answer.answer and item in quoted(answer), answer.answer
+
+
 # --- exact terms ---------------------------------------------------------------------------------
 
 
