@@ -22,7 +22,7 @@ from retrieval.followup import (
 from retrieval.guard import check_history, check_question, small_talk, task_request
 from retrieval.hybrid import HybridRetriever, Lexical, ScoredChunk
 from retrieval.injection import looks_like_injection
-from retrieval.learner_words import LearnerWordsFile, expand
+from retrieval.learner_words import LearnerWordsFile, canonical, expand
 from retrieval.learner_words import near as learner_near
 from retrieval.lexical import TermWeights, stem, terms, words_of
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
@@ -66,6 +66,8 @@ class Retrieved:
         said: The assistant's previous answer in this conversation, if any.
         named: The named things the query mentions, `(name, group)` in order.
         counted_as: Other course words for what a count asks about (`Question.counted_as`).
+        names_as: The query with learner words for the course's things written as the
+            course names them (`learner_words.canonical`).
     """
 
     query: str
@@ -79,6 +81,7 @@ class Retrieved:
     said: str = ""
     named: tuple[tuple[str, str], ...] = ()
     counted_as: frozenset[str] = frozenset()
+    names_as: str | None = None
 
     def question(self) -> Question:
         """The analysed question."""
@@ -89,6 +92,7 @@ class Retrieved:
             subjects=self.subjects,
             kinds=self.kinds,
             named=self.named,
+            names_as=self.names_as,
         )
         said = frozenset(terms(self.said))
         return replace(
@@ -178,10 +182,11 @@ class Assistant:
         searched = expand(query, said_otherwise)
         passages = self.retriever.search_in(lexical, searched)
         lexicon = self.lexicon(lexical)
-        subjects = lexicon.subjects(query)
+        names_as = canonical(query, said_otherwise)  # "the first level": the Foundation level
+        subjects = lexicon.subjects(names_as)
         kinds = lexicon.kinds(query, listing=need_of(query) == "list")
-        named = tuple(lexicon.mentions(query))
-        asked = analyze(query, subjects=subjects, named=named)
+        named = tuple(lexicon.mentions(names_as))
+        asked = analyze(query, subjects=subjects, named=named, names_as=names_as)
         asked = replace(asked, counted_as=self._counted_as(lexical, asked))
         if (
             sides := asked.sides
@@ -216,6 +221,7 @@ class Assistant:
             said,
             named,
             asked.counted_as,
+            names_as,
         )
 
     def _counted_as(self, lexical: Lexical, asked: Question) -> frozenset[str]:

@@ -151,6 +151,23 @@ def expand(text: str, found: list[tuple[str, str]]) -> str:
     return " ".join([text, *dict.fromkeys(added)])
 
 
+def canonical(text: str, found: list[tuple[str, str]]) -> str:
+    """`text` with each learner phrase found in it written as its course term, so that the
+    course's named things are recognised by their own names ("the first level vs the top
+    level" -> "the Foundation level vs the Advanced level").
+
+    >>> canonical("first level vs top tier, whats the diff",
+    ...           [("first level", "Foundation level"), ("top tier", "Advanced level")])
+    'Foundation level vs Advanced level, whats the diff'
+    """
+    for phrase, course in found:
+        words = [re.escape(w) for w in _WORD.findall(phrase)]
+        if words:
+            pattern = r"\b" + r"\w*[\s-]+".join(words) + r"\w*"
+            text = re.sub(pattern, course, text, count=1, flags=re.IGNORECASE)
+    return text
+
+
 def near(found: list[tuple[str, str]]) -> dict[str, Near]:
     """For each content word of the learner phrases found, keyed by its stem: the stems of
     its course term, as near as a word can be (see `retrieval.neighbours.Near`).

@@ -118,6 +118,7 @@ def analyze(
     subjects: tuple[tuple[str, ...], ...] = (),
     kinds: tuple[tuple[str, str], ...] = (),
     named: Sequence[tuple[str, str]] = (),
+    names_as: str | None = None,
 ) -> Question:
     """Analyse a question.
 
@@ -129,6 +130,8 @@ def analyze(
         kinds: The kinds of named thing it asks for.
         named: The named things it mentions, `(name, group heading path)` in order: the
             sides of a comparison that does not say them around its "vs" or "or".
+        names_as: The text with the learner's words for the course's things written as
+            the course names them (`learner_words.canonical`), to find a comparison's sides.
 
     >>> analyze("how long does the foundation prep take").need
     'duration'
@@ -139,7 +142,8 @@ def analyze(
     ('list', 'yes_no')
     """
     own_text = own if own is not None else text
-    sides = _sides(text) or _named_sides(text, named)
+    named_text = names_as or text
+    sides = _sides(named_text) or _named_sides(named_text, named)
     return Question(
         text=text,
         need=need_of(text, bool(sides)),

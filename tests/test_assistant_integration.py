@@ -153,6 +153,18 @@ def test_a_question_about_each_or_the_whole_plan_quotes_every_item(assistant, qu
         assert item in answer.answer and item in quoted(answer), answer.answer
 
 
+def test_levels_named_in_learner_words_are_the_sides_of_a_comparison(assistant):
+    # the thesaurus says the middle tier is the Professional level and the architect tier
+    # the Advanced level: each side is quoted from its own level
+    answer = assistant.ask(
+        "what do i need done before the middle tier vs before the architect tier"
+    )
+
+    assert not answer.refused, answer.answer
+    for prerequisite in ("Foundation Level", "Professional Level"):
+        assert prerequisite in answer.answer and prerequisite in quoted(answer), answer.answer
+
+
 # --- exact terms ---------------------------------------------------------------------------------
 
 
