@@ -161,8 +161,9 @@ def test_levels_named_in_learner_words_are_the_sides_of_a_comparison(assistant):
     )
 
     assert not answer.refused, answer.answer
-    for prerequisite in ("Foundation Level", "Professional Level"):
-        assert prerequisite in answer.answer and prerequisite in quoted(answer), answer.answer
+    assert "requires the Foundation Level" in quoted(answer), answer.answer
+    anchors = {c.url.rsplit("#", 1)[-1] for c in answer.citations}
+    assert {"professional-level", "advanced-architect-level"} <= anchors, anchors
 
 
 # --- exact terms ---------------------------------------------------------------------------------
