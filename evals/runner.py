@@ -150,6 +150,7 @@ def run_case(
     variant: Variant, case: Case, chunk_texts: dict[tuple[str, str], list[str]]
 ) -> CaseResult:
     """One case through one retriever's assistant (and its ranking, when answerable)."""
+    variant.assistant.retriever.forget()  # each case searches afresh: latency as a learner's
     started = time.perf_counter()
     try:
         answer = variant.assistant.ask(case.question, list(case.history))
@@ -186,6 +187,7 @@ def run_case(
         result.citations, result.supported = check.citations, check.supported
         result.sentences, result.covered = check.sentences, check.covered
     if not case.refuse:
+        variant.assistant.retriever.forget()  # the ranking is timed afresh, not the ask's
         started = time.perf_counter()
         result.ranking = variant.rank(answer.query or case.question)
         result.retrieval_ms = (time.perf_counter() - started) * 1000

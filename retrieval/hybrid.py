@@ -107,9 +107,9 @@ class HybridRetriever(BaseRetriever):
     _lexical: Lexical | None = PrivateAttr(default=None)
     _neighbours: tuple[str, WordNeighbours] | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    # rankings by (index version, mended query): the same query searched again (a deeper
-    # search for a count, a learner asking a suggested question) costs no model call
-    _ranked: dict[tuple[str, str], tuple[list[ScoredChunk], Any]] = PrivateAttr(
+    # rankings by (index version, settings, mended query): the same query searched again (a
+    # deeper search for a count, a learner asking a suggested question) costs no model call
+    _ranked: dict[tuple[Any, ...], tuple[list[ScoredChunk], Any]] = PrivateAttr(
         default_factory=dict
     )
 
@@ -128,7 +128,7 @@ class HybridRetriever(BaseRetriever):
         """`search` over a generation already read (`lexical()`): one manifest read a question."""
         k = k or self.k
         query = lexical.vocabulary.mend(query)
-        key = (lexical.version, query)
+        key = (lexical.version, self._settings_key(), query)
         with self._lock:
             ranked = self._ranked.get(key)
         if ranked is None:
@@ -141,6 +141,18 @@ class HybridRetriever(BaseRetriever):
         if similarities is None:
             return fused[:k]
         return [_with_units(s, lexical.units, similarities) for s in fused[:k]]
+
+    def _settings_key(self) -> tuple[object, ...]:
+        """What a ranking depends on besides the index and the query: copies of a retriever
+        in another mode share the kept rankings, each under its own key."""
+        return (
+            self.mode,
+            self.dense_weight,
+            self.bm25_weight,
+            self.unit_weight,
+            self.rrf_k,
+            self.candidates,
+        )
 
     def forget(self) -> None:
         """Drop the kept rankings: the next search of every query runs afresh (benchmarks)."""

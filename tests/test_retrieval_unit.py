@@ -249,6 +249,17 @@ def test_a_query_searched_again_costs_no_model_call_and_finds_the_same(concept_i
     assert len(embedder.queries) == 2
 
 
+def test_a_copy_in_another_mode_ranks_by_its_own_mode_not_the_kept_ranking(concept_index):
+    hybrid = retriever_over(concept_index)
+    hybrid.search("how tough is the exam")
+    copy = hybrid.model_copy(update={"mode": "bm25"})  # how the eval builds its variants
+
+    assert copy.search("how tough is the exam") == retriever_over(
+        concept_index, mode="bm25"
+    ).search("how tough is the exam")
+    assert copy.search("how tough is the exam") != hybrid.search("how tough is the exam")
+
+
 def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text
