@@ -23,6 +23,9 @@ _CHAT_WORDS = {
     "differences", "differ",
     # Verbs that ask for an answer ("give me", "show me", "describe"), not for what is in it.
     "give", "show", "describe",
+    # Words about the form of the answer ("in one sentence", "tl;dr", "in a nutshell"): they
+    # ask for brevity, not for anything the course says.
+    "sentence", "tldr", "tl", "dr", "eli5", "nutshell", "summarise", "summarize", "briefly",
 }  # fmt: skip
 # Chat shorthand learners type, written out so both search sides can match it.
 _SHORTHAND = {

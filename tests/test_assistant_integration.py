@@ -4,6 +4,7 @@ retriever's own results."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -414,6 +415,23 @@ def test_a_kind_asked_for_a_named_thing_is_the_one_that_serves_it(assistant, que
 
     assert answer.answer.startswith(provider)
     assert answer.citations[0].url.endswith(f"#{provider.lower()}")
+
+
+def test_a_follow_up_is_answered_from_what_the_last_answer_did_not_say(assistant):
+    said = (  # the course's sentences, reworded as a chat answer would be
+        "Yes. Feature stores are covered as a core component of the training; they are the "
+        "standard tool for managing features and serving them to models in production [1]."
+    )
+    history = [
+        {"role": "user", "content": "does it cover feature stores"},
+        {"role": "assistant", "content": said},
+    ]
+    answer = assistant.ask("which level is that in", history)
+
+    assert not answer.refused, answer.answer
+    assert answer.answer.startswith("The Professional level"), answer.answer
+    for sentence in re.split(r"\s*\[\d+\]\.?\s*", said):
+        assert not sentence or sentence not in answer.answer  # nothing said again
 
 
 def test_a_school_is_a_provider_as_most_of_their_names_say(assistant):
