@@ -23,7 +23,7 @@ _DURATION = re.compile(
     re.IGNORECASE,
 )
 _COUNT = re.compile(
-    r"\bhow\s+many\b|\bnumber\s+of\b|\bcount\b"
+    r"\bhow\s+many\b|\b(?:number|no\.?|num)\s+of\b|#\s*of\b|\bcount\b"
     r"|\bwhat('?s|\s+is|\s+are)?\s+(the|a)\s+pass(ing)?\s+(mark|score|rate|percentage)\b"
     # a score or a share asked for: "what score do i need", "what % of people pass"
     r"|\bwhat\s+(score|mark|grade|percentage|percent|share)\b|\bwhat\s*%|\bpass(ing)?\s+rate\b",
@@ -176,7 +176,9 @@ def need_of(text: str, has_sides: bool = False) -> Need:
     return "general"
 
 
-_COUNTED = re.compile(r"\b(?:how\s+many|number\s+of)\s+((?:\w+\s*){1,3})", re.IGNORECASE)
+_COUNTED = re.compile(
+    r"(?:\bhow\s+many|\b(?:number|no\.?|num)\s+of|#\s*of)\s+((?:\w+\s*){1,3})", re.IGNORECASE
+)
 _MONEY = re.compile(
     r"\bhow\s+much\b(?!\s+(?:time|of|demand|work|effort))"
     r"|\b(price|prices|priced|fee|fees|charge|charges|salary|salaries|pay|paid|cheap|expensive"
@@ -214,6 +216,8 @@ _COSTS = re.compile(
 def _counted(text: str) -> str | None:
     """What a count question counts, as a stem, or `money` for an amount; None otherwise.
 
+    >>> _counted("no of tracks in total?"), _counted("# of levels")
+    ('track', 'level')
     >>> _counted("how many tracks are there"), _counted("how much is the exam fee")
     ('track', 'money')
     >>> _counted("what does the exam cost"), _counted("how does finops cover cost optimisation")
