@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from retrieval.lexical import terms
+from retrieval.lexical import is_english, terms
 from retrieval.types import Turn
 
 _DEPENDENT = re.compile(
@@ -49,8 +49,6 @@ def _name_ending(names: Iterable[str]) -> set[str]:
     >>> _name_ending(["Cotocus", "Scmgalaxy", "BestDevOps"])
     set()
     """
-    from retrieval.lexical import is_english
-
     lowered = [name.lower().replace(" ", "") for name in names]
     endings = {n[-size:] for n in lowered for size in range(5, len(n))}
     common = [

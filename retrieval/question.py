@@ -40,10 +40,10 @@ _LIST = re.compile(
     r"|involv(e|es|ed)|consist)\b",
     re.IGNORECASE,
 )
-_YES_NO = re.compile(
-    r"^\s*(?:\w+[,!]?\s+){0,3}?(is|are|does|do|can|could|will|would|should|has|have|did|am|r)\s",
-    re.IGNORECASE,
-)
+# A yes/no question opens with an auxiliary, after at most three words ("so, is it...").
+_AUXILIARY = r"is|are|does|do|can|could|will|would|should|has|have|did|am|r"
+_OPENS_WITH = r"^\s*(?:\w+[,!]?\s+){0,3}?"
+_YES_NO = re.compile(rf"{_OPENS_WITH}({_AUXILIARY})\s", re.IGNORECASE)
 _TWO_QUESTIONS = re.compile(
     r",?\s+and\s+(?:(?:at|in|for|on|to|from|with)\s+)?"
     r"(?=(?:what|which|who|how|when|where|why|is|are|does|do|can|should)\b)"
@@ -55,8 +55,7 @@ _TWO_QUESTIONS = re.compile(
 # is the learner talking about themselves ("im still at uni", "need to book time off").
 _ASKS = re.compile(
     r"\?\s*$|\b(what|whats|which|who|whos|how|hows|why|where|when|wat|wht)\b"
-    r"|^\s*(?:\w+[,!]?\s+){0,3}?(is|are|does|do|can|could|will|would|should|has|have|did|am|r"
-    r"|any)\s"
+    rf"|{_OPENS_WITH}({_AUXILIARY}|any)\s"
     r"|^\s*(?:pls\s+|please\s+)?(list|tell|give|show|explain|describe|name|compare)\b",
     re.IGNORECASE,
 )

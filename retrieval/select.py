@@ -217,11 +217,12 @@ def select(
         chosen += _announced(best, scored)
     listing = (
         question.need == "list"
-        or question.need == "count"
-        and _lists(best.unit)
-        or question.need == "duration"  # "the whole prep timeline": every stage of the plan
-        and best.unit.kind == "item"
-        and _WHOLE_PLAN.search(question.text) is not None
+        or (question.need == "count" and _lists(best.unit))
+        or (  # "the whole prep timeline": every stage of the plan
+            question.need == "duration"
+            and best.unit.kind == "item"
+            and _WHOLE_PLAN.search(question.text) is not None
+        )
     )
     if listing:  # a list, or a count answered by the list of the counted things
         chosen += _rest_of_list(question, best, scored)
