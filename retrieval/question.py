@@ -254,7 +254,8 @@ def _counted(text: str) -> str | None:
 
 _COMPARISON = re.compile(
     r"\bvs\.?\b|\bversus\b|\bdiff(erence|erent|er|s)?\b"
-    r"|\bcompared?\b|\bwhich\b.*\bor\b|\bor\b.*\b(better|easier|harder|first)\b"
+    r"|\bcompared?\b|\bwhich\b.*\bor\b|\bor\b[^?.!]*\bwhich\b"
+    r"|\bor\b.*\b(better|easier|harder|first)\b"
     r"|\b(better|easier|harder)\b.*\bor\b",
     re.IGNORECASE,
 )

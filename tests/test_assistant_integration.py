@@ -167,6 +167,29 @@ def test_levels_named_in_learner_words_are_the_sides_of_a_comparison(assistant):
     assert {"professional-level", "advanced-architect-level"} <= anchors, anchors
 
 
+def test_a_comparison_quotes_what_each_side_is_not_what_shares_the_question_s_words(assistant):
+    # "seems like the same stuff" names no aspect: each path is quoted as the course
+    # describes it, so what sets them apart (testing gates, model weights) is in the answer
+    answer = assistant.ask(
+        "whats the real difference between the devops path and the devsecops path, "
+        "seems like the same stuff"
+    )
+
+    assert not answer.refused, answer.answer
+    for fact in ("automated testing gates", "model weights"):
+        assert fact in answer.answer and fact in quoted(answer), answer.answer
+    anchors = {c.url.rsplit("#", 1)[-1] for c in answer.citations}
+    assert anchors == {"devops-path", "devsecops-path"}, anchors
+
+
+def test_a_choice_between_two_tracks_quotes_both_tracks(assistant):
+    answer = assistant.ask("governance track or mlops core track, which one suits me")
+
+    assert not answer.refused, answer.answer
+    for fact in ("Senior Data Leads", "Data Eng"):  # who each track is for
+        assert fact in quoted(answer), answer.answer
+
+
 # --- exact terms ---------------------------------------------------------------------------------
 
 

@@ -121,6 +121,8 @@ def test_list_questions(question: str) -> None:
         ),
         ("sre path or the dataops one.. how do they differ?", ("sre path", "dataops")),
         ("dataopsschool or finopsschool, whats the difference", ("dataopsschool", "finopsschool")),
+        # "X or Y, which ...": the choice is asked after the sides
+        ("sre path or finops path which should i pick", ("sre path", "finops path")),
     ],
 )
 def test_a_comparison_carries_both_sides(question: str, sides: tuple[str, str]) -> None:

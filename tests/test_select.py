@@ -169,28 +169,71 @@ def test_a_comparison_quotes_units_about_each_side_alone() -> None:
 def test_a_comparison_that_names_no_aspect_quotes_how_each_side_s_section_opens() -> None:
     foundation = passage(
         "The Foundation level is the entry stage. It introduces data pipelines. "
-        "It needs no prior background. It ends with an exam.",
-        [0.3, 0.3, 0.9, 0.9],
+        "It needs no prior background. It ends with an exam. It suits data engineers.",
+        [0.3, 0.3, 0.9, 0.9, 0.2],
         "Syllabus > Foundation level",
     )
     professional = passage(
         "The Professional level goes deep into automation. It covers feature stores. "
-        "It is hands-on. It has two tracks.",
-        [0.3, 0.3, 0.9, 0.9],
+        "It is hands-on. It has two tracks. It suits architects.",
+        [0.3, 0.3, 0.9, 0.9, 0.2],
         "Syllabus > Professional level",
     )
     texts = chosen("foundation vs professional lvl whats the diff", [foundation, professional])
-    assert texts[:2] == [
+    assert texts == [  # what each is, in the course's order, not what matches the words
         "The Foundation level is the entry stage.",
         "It introduces data pipelines.",
+        "It needs no prior background.",
+        "It ends with an exam.",
+        "The Professional level goes deep into automation.",
+        "It covers feature stores.",
+        "It is hands-on.",
+        "It has two tracks.",
     ]
-    assert "It covers feature stores." in texts
-    assert "It has two tracks." not in texts  # what each is, not what matches the words
-    # an aspect named ("which needs more background") is chosen by what matches it
+    # words the sides' sections never use name no aspect ("basically the same thing")
+    texts = chosen(
+        "foundation vs professional, basically the same thing?", [foundation, professional]
+    )
+    assert texts[0] == "The Foundation level is the entry stage."
+    # an aspect named ("which needs more background") leads with what matches it
     texts = chosen(
         "foundation vs professional, which needs more background", [foundation, professional]
     )
     assert texts[0] == "It needs no prior background."
+    assert "The Foundation level is the entry stage." in texts
+
+
+def test_a_comparison_of_two_table_rows_quotes_each_side_s_row() -> None:
+    automation_row = passage(
+        "Track: Data Automation; Level: Professional; Skills: Feature Stores",
+        [0.4],
+        "Syllabus > Certification tracks",
+        "table_row",
+    )
+    quality_row = passage(
+        "Track: Quality Control; Level: Professional; Skills: Validation Gates",
+        [0.4],
+        "Syllabus > Certification tracks",
+        "table_row",
+    )
+    automation = passage(
+        "The Data Automation track sits at the Professional level. "
+        "The Data Automation track is aimed at Data Architects.",
+        [0.9, 0.8],
+        "Syllabus > Certification tracks > Data Automation track",
+    )
+    quality = passage(
+        "The Quality Control track sits at the Professional level. "
+        "The Quality Control track is aimed at Data Engineers.",
+        [0.9, 0.8],
+        "Syllabus > Certification tracks > Quality Control track",
+    )
+    texts = chosen(
+        "data automation vs quality control track",
+        [automation_row, quality_row, automation, quality],
+    )
+    assert len(texts) == 4
+    assert "Feature Stores" in texts[0] and "Validation Gates" in texts[2]  # each side's record
 
 
 def test_a_follow_up_does_not_quote_again_what_the_last_answer_said() -> None:
