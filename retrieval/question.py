@@ -256,7 +256,9 @@ _COMPARISON = re.compile(
     r"\bvs\.?\b|\bversus\b|\bdiff(erence|erent|er|s)?\b"
     r"|\bcompared?\b|\bwhich\b.*\bor\b|\bor\b[^?.!]*\bwhich\b"
     r"|\bor\b.*\b(better|easier|harder|first)\b"
-    r"|\b(better|easier|harder)\b.*\bor\b",
+    r"|\b(better|easier|harder)\b.*\bor\b"
+    r"|\bsep[ae]rates?\b|\bsets?\b[^?.!]*\bapart\b|\bsame\b|\beach\b[^?.!]*\bor\b"
+    r"|\bor\b[^?.!]*\beach\b",
     re.IGNORECASE,
 )
 _BETWEEN = re.compile(r"\b(?:between|^\s*compare)\b", re.IGNORECASE)

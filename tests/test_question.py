@@ -123,6 +123,17 @@ def test_list_questions(question: str) -> None:
         ("dataopsschool or finopsschool, whats the difference", ("dataopsschool", "finopsschool")),
         # "X or Y, which ...": the choice is asked after the sides
         ("sre path or finops path which should i pick", ("sre path", "finops path")),
+        # what sets them apart, whether they are the same, what each one covers
+        (
+            "what seperates the devsecops path from the sre path?",
+            ("devsecops path", "sre path"),
+        ),
+        ("governance or mlops core, what sets them apart", ("governance", "mlops core")),
+        ("sre path or dataops path, do they teach the same", ("sre path", "dataops path")),
+        (
+            "data automation or quality control, what does each cover",
+            ("data automation", "quality control"),
+        ),
     ],
 )
 def test_a_comparison_carries_both_sides(question: str, sides: tuple[str, str]) -> None:
