@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cert_core.settings import Settings
+from ingest.documents import Chunk
 from ingest.units import Unit
 from retrieval.answer import Thresholds, compose_answer, refusal, small_talk_reply
 from retrieval.followup import (
@@ -274,7 +275,21 @@ class Assistant:
                 return condense_question(self.llm, question, history)
             except Exception:
                 log.exception("LLM condense failed; using the rule-based follow-up")
-        return standalone_query(question, history, lexicon)
+        lexical = lexical or self.retriever.lexical()
+
+        def closest(word: str, named: Sequence[tuple[str, str]]) -> str | None:
+            """Of the named things, the one with a unit nearest in meaning to the word."""
+            vector = self.retriever.neighbours(lexical).vector(word)
+            chunks = lexical.index.chunks
+            scored = [
+                (near, name)
+                for name, group in named
+                if (near := lexical.units.closest(_under(chunks, f"{group} > {name}"), vector))
+                is not None
+            ]
+            return max(scored)[1] if scored else None
+
+        return standalone_query(question, history, lexicon, closest)
 
     def lexicon(self, lexical: Lexical | None = None) -> EntityLexicon:
         """Named things of the course, from the headings and table rows of the index.
@@ -418,6 +433,11 @@ def _homes(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list[Sc
     return _missing(found, deeper, lambda u: home(asked, u) == 1, most=2)
 
 
+def _under(chunks: Sequence[Chunk], path: str) -> list[str]:
+    """Ids of the chunks of a section and of its subsections."""
+    return [c.id for c in chunks if c.section == path or c.section.startswith(f"{path} > ")]
+
+
 def _serving(
     lexical: Lexical, lexicon: EntityLexicon, query: str, kinds: tuple[tuple[str, str], ...]
 ) -> str | None:
@@ -436,17 +456,13 @@ def _serving(
     if not groups or not named:
         return None
     chunks = lexical.index.chunks
-
-    def under(path: str) -> list[str]:
-        return [c.id for c in chunks if c.section == path or c.section.startswith(f"{path} > ")]
-
-    homes = (lexical.units.centre(under(f"{group} > {name}")) for name, group in named)
+    homes = (lexical.units.centre(_under(chunks, f"{group} > {name}")) for name, group in named)
     about = next((centre for centre in homes if centre is not None), None)  # a row has none
     scored = []
     for name, group, _ in lexicon.entities_by_group if about is not None else ():
         if (
             group in groups
-            and (centre := lexical.units.centre(under(f"{group} > {name}"))) is not None
+            and (centre := lexical.units.centre(_under(chunks, f"{group} > {name}"))) is not None
         ):
             scored.append((float(centre @ about), f"{group} > {name}"))
     return max(scored)[1] if scored else None

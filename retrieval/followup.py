@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from retrieval.lexical import is_english, terms
 from retrieval.types import Turn
@@ -25,6 +25,18 @@ _ORDINAL = re.compile(
     r"\b(?:the\s+)?(" + "|".join(_ORDINALS) + r")\s+(one|option|path|track|level|provider|role)\b",
     re.IGNORECASE,
 )
+# "the money one", "the sideways option": a thing of the last answer's list named by a word of
+# what it is about, not by its name or place
+_DESCRIBED = re.compile(r"\bthe\s+([a-z][\w-]*)\s+(?:one|option)\b", re.IGNORECASE)
+# words that judge or point rather than describe ("the main one", "the same one")
+_NOT_DESCRIBING = {
+    "same", "other", "next", "previous", "only", "whole", "right", "wrong", "best", "worst",
+    "main", "top", "bottom", "easy", "easiest", "hard", "hardest", "popular", "recommended",
+    "new", "old", "big", "small", "good", "bad", "real", "actual", "official", "cheapest",
+}  # fmt: skip
+Closest = Callable[[str, Sequence[tuple[str, str]]], "str | None"]
+"""Of some named things `(name, group)`, the one whose text comes closest in meaning to a
+word ("money": the FinOps path), or None."""
 _AMONG = re.compile(
     r"\b(which|what)\s+(one\s+)?of\s+(those|them|these)\b|\bwhich\s+ones?\b", re.IGNORECASE
 )
@@ -170,7 +182,12 @@ class EntityLexicon:
         return [(name, group) for _, name, group in sorted(found)]
 
 
-def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexicon) -> str:
+def standalone_query(
+    question: str,
+    history: Sequence[Turn],
+    lexicon: EntityLexicon,
+    closest: Closest | None = None,
+) -> str:
     """The question made self-contained using the previous user turns.
 
     A question that stands alone is returned as is (the first question of a conversation
@@ -179,7 +196,8 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
     takes the subject of the last turn: if it names a sibling of something the last
     question named, it replaces it; otherwise the things the last question named (or, if
     it named none, the first thing the last answer named) are added; a question with too
-    few words of its own borrows the last question's words.
+    few words of its own borrows the last question's words. "The money one" after a list
+    is the listed thing `closest` finds nearest in meaning to "money".
 
     >>> lex = EntityLexicon(["S > Levels > Foundation level", "S > Levels > Professional level"])
     >>> history = [Turn("user", "Tell me about the Foundation level")]
@@ -196,6 +214,11 @@ def standalone_query(question: str, history: Sequence[Turn], lexicon: EntityLexi
     pointed = _pointed_at(pointer, answers, last, lexicon) if pointer is not None else None
     if pointed is not None:
         return f"{question} ({_simplify(pointed)})"
+    word = _described(question)
+    if closest is not None and word and not lexicon.mentions(question):
+        listed = _listed(answers, lexicon)
+        if len(listed) >= 2 and (meant := closest(word, listed)) is not None:
+            return f"{question} ({_simplify(meant)})"
     if _AMONG.search(question) and len(named_in_answer) > 1:  # "which of those": all it listed
         return f"{question} ({', '.join(_simplify(n) for n, _ in named_in_answer)})"
     named_now = lexicon.mentions(question)
@@ -243,7 +266,13 @@ def own_words(question: str, query: str) -> str:
     """
     pointer = _ordinal(question)
     if pointer is None:
-        return question
+        described = _DESCRIBED.search(question)
+        if not (described and _described(question) and query.startswith(f"{question} (")):
+            return question
+        pointed = query[len(question) :].strip(" ()")  # "the money one": the FinOps path
+        return " ".join(
+            f"{question[: described.start()]} {pointed} {question[described.end() :]}".split()
+        )
     pointed = query[len(question) :].strip(" ()") if query.startswith(question) else ""
     if pointer[0] == _THAT:  # "that one", "this track"
         pointed = ""
@@ -322,6 +351,30 @@ def _pointed_at(
         if len(listed) >= 2 and at != _MIDDLE and -len(listed) <= at < len(listed):
             return listed[at]
     return None
+
+
+def _described(question: str) -> str | None:
+    """The word "the money one" names a listed thing by, if it describes one.
+
+    >>> _described("whats the money one about"), _described("and the same one?")
+    ('money', None)
+    """
+    match = _DESCRIBED.search(question)
+    if match is None:
+        return None
+    word = match.group(1).lower()
+    return None if word in _ORDINALS or word in _NOT_DESCRIBING else word
+
+
+def _listed(answers: Sequence[str], lexicon: EntityLexicon) -> list[tuple[str, str]]:
+    """The things of one kind the newest answer that lists two or more named, in order."""
+    for answer in reversed(answers):
+        for exact_case in (True, False):  # a list written in lower case
+            named = lexicon.mentions(answer, exact_case=exact_case)
+            names = _one_kind(named)
+            if len(names) >= 2:
+                return [(n, g) for n, g in dict.fromkeys(named) if n in names]
+    return []
 
 
 def _one_kind(named: Sequence[tuple[str, str]], kind: str = "") -> list[str]:

@@ -145,6 +145,10 @@ class WordNeighbours:
         own = stem([word])[0]
         return frozenset(self._stems[i] for i in np.flatnonzero(similarities >= threshold)) - {own}
 
+    def vector(self, word: str) -> np.ndarray:
+        """The unit vector of a word, embedded once (see `_vectors`)."""
+        return self._vectors([word])[0]
+
     def _vectors(self, words: list[str]) -> np.ndarray:
         """Unit vectors of asked words, one row each. A word is embedded once: learners
         reuse their words ("tho", "cert", "fee"), and a model call costs milliseconds."""

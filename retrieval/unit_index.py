@@ -45,6 +45,12 @@ class UnitIndex:
         mean = self._matrix[rows].mean(axis=0)
         return mean / (float(np.linalg.norm(mean)) or 1.0)
 
+    def closest(self, chunk_ids: Sequence[str], vector: np.ndarray) -> float | None:
+        """How close the nearest unit of some chunks comes to a unit vector (the one sentence
+        of a section that says what a word means), or None when they have no units."""
+        rows = [r for chunk_id in chunk_ids for r in self.rows.get(chunk_id, [])]
+        return float((self._matrix[rows] @ vector).max()) if rows else None
+
     def of_chunk(self, chunk_id: str, similarities: np.ndarray) -> tuple[tuple[Unit, float], ...]:
         """The units of one chunk, in order, with their similarities."""
         return tuple((self.units[r], float(similarities[r])) for r in self.rows.get(chunk_id, []))

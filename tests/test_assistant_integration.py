@@ -190,6 +190,32 @@ def test_a_choice_between_two_tracks_quotes_both_tracks(assistant):
         assert fact in quoted(answer), answer.answer
 
 
+@pytest.mark.parametrize(
+    ("question", "fact", "anchor"),
+    [
+        ("tell me about the money one", "cloud consumption", "finops-path"),
+        ("and the sideways option?", "Site Reliability Engineering", "cross-track-expansion"),
+    ],
+)
+def test_the_x_one_after_a_list_is_the_listed_thing_x_describes(assistant, question, fact, anchor):
+    # the last answer listed things of one kind; "the money one" is the one whose text comes
+    # closest in meaning to "money"
+    listed = {
+        "finops-path": "You can choose among six learning paths: DevOps, DevSecOps, SRE, "
+        "AIOps / MLOps, DataOps and FinOps.",
+        "cross-track-expansion": "You can grow in three directions: same-track progression, "
+        "cross-track expansion, or the leadership and management track.",
+    }[anchor]
+    history = [{"role": "user", "content": "what are my options"}]
+    history.append({"role": "assistant", "content": listed})
+
+    answer = assistant.ask(question, history)
+
+    assert not answer.refused, answer.answer
+    assert fact in quoted(answer), answer.answer
+    assert answer.citations[0].url.endswith(f"#{anchor}"), answer.citations
+
+
 # --- exact terms ---------------------------------------------------------------------------------
 
 

@@ -106,6 +106,26 @@ def test_that_track_is_the_track_the_answer_named_not_the_level_beside_it():
     assert standalone_query("who's that track for", history, lexicon).endswith("(MLOps Core track)")
 
 
+def test_the_money_one_is_the_listed_thing_closest_to_money_in_meaning():
+    history = [Turn("user", "what paths are there"), Turn("assistant", LISTED)]
+    asked: list[tuple[str, list[str]]] = []
+
+    def closest(word, named):  # what the assistant learns from the unit vectors
+        asked.append((word, [name for name, _ in named]))
+        return "FinOps path" if word == "money" else None
+
+    query = standalone_query("whats the money one about", history, PATHS, closest)
+
+    assert query == "whats the money one about (FinOps path)"
+    assert asked == [("money", ["SRE path", "DataOps path", "FinOps path"])]  # the listed three
+    assert own_words("whats the money one about", query) == "whats FinOps path about"
+    # a word that judges ("the main one") or points ("the same one") describes nothing
+    for question in ("and the main one?", "is it the same one"):
+        asked.clear()
+        standalone_query(question, history, PATHS, closest)
+        assert asked == []
+
+
 def test_the_learners_own_words_keep_what_a_place_names_but_not_the_place():
     # "middle" is no word the course must use; "that one" is a pronoun, as "it" is
     query = "whats the middle one known for (DataOps path)"
