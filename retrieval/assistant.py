@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,7 @@ from ingest.units import Unit
 from retrieval.answer import Thresholds, compose_answer, refusal, small_talk_reply
 from retrieval.followup import (
     EntityLexicon,
+    course_name,
     is_dependent,
     is_generic,
     own_words,
@@ -303,7 +305,8 @@ class Assistant:
                 chunks = lexical.index.chunks
                 sections = {c.section for c in chunks}
                 rows = {(c.section, row_name(c.text)) for c in chunks if c.kind == "table_row"}
-                self._lexicon = (lexical.version, EntityLexicon(sections, sorted(rows)))
+                course = course_name(c.text for c in chunks)
+                self._lexicon = (lexical.version, EntityLexicon(sections, sorted(rows), course))
             return self._lexicon[1]
 
     def info(self) -> IndexInfo:
@@ -453,9 +456,11 @@ def _serving(
         if not is_generic(term) and not any(term in terms(name) for name, _ in mentioned)
     }
     named = [(n, g) for n, g in mentioned if g not in groups]
-    if not groups or not named:
+    if not groups:
         return None
     chunks = lexical.index.chunks
+    if not named:  # "which provider for this exact cert": the one that names the course most
+        return _for_the_course(lexical, lexicon, query, groups) if lexicon.course else None
     homes = (lexical.units.centre(_under(chunks, f"{group} > {name}")) for name, group in named)
     about = next((centre for centre in homes if centre is not None), None)  # a row has none
     scored = []
@@ -466,6 +471,37 @@ def _serving(
         ):
             scored.append((float(centre @ about), f"{group} > {name}"))
     return max(scored)[1] if scored else None
+
+
+_THIS_COURSE = re.compile(
+    r"\b(?:this|the\s+actual)\s+(?:(?:exact|specific|particular|same|very)\s+)?"
+    r"(?:certs?|certifications?|certificates?|course|exam|program|programme|credential)\b",
+    re.IGNORECASE,
+)
+
+
+def _for_the_course(
+    lexical: Lexical, lexicon: EntityLexicon, query: str, groups: set[str]
+) -> str | None:
+    """For a kind of thing asked about the course itself ("which provider is most focused on
+    this exact certification?"): the section of the one of that kind whose own units name the
+    course by its full name most often, by share (Aiopsschool, "the primary provider for the
+    Certified MLOps Architect"); None when none or several name it as often."""
+    if not _THIS_COURSE.search(query) or lexicon.course is None:
+        return None
+    course = lexicon.course.lower()
+    shares = []
+    for name, group, _ in lexicon.entities_by_group:
+        if group in groups:
+            path = f"{group} > {name}"
+            ids = set(_under(lexical.index.chunks, path))
+            texts = [u.text.lower() for u in lexical.units.units if u.chunk_id in ids]
+            if texts:
+                shares.append((sum(course in t for t in texts) / len(texts), path))
+    shares.sort(reverse=True)
+    if not shares or shares[0][0] == 0 or (len(shares) > 1 and shares[1][0] == shares[0][0]):
+        return None
+    return shares[0][1]
 
 
 def _group_home(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list[ScoredChunk]:

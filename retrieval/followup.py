@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
 from retrieval.lexical import is_english, terms
@@ -71,6 +72,19 @@ def _name_ending(names: Iterable[str]) -> set[str]:
     return set(terms(max(common, key=len))) if common else set()
 
 
+_NAME_RUN = re.compile(r"\b[A-Z][\w/-]*(?:\s+[A-Z][\w/-]*)+")
+
+
+def course_name(texts: Iterable[str]) -> str | None:
+    """The course's own name: the run of capitalised words its texts write most often.
+
+    >>> course_name(["The Certified MLOps Architect exam.", "Certified MLOps Architect levels."])
+    'Certified MLOps Architect'
+    """
+    runs = Counter(m.group(0) for text in texts for m in _NAME_RUN.finditer(text))
+    return max(runs, key=lambda run: (runs[run], -len(run)), default=None)
+
+
 class EntityLexicon:
     """Named things of the course (levels, tracks, paths, roles, providers) in sibling groups.
 
@@ -84,9 +98,16 @@ class EntityLexicon:
     Args:
         sections: Heading paths of the indexed chunks, `A > B > C`.
         rows: `(section, first cell value)` of table rows.
+        course: The course's own name (`course_name`), if known.
     """
 
-    def __init__(self, sections: Iterable[str], rows: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(
+        self,
+        sections: Iterable[str],
+        rows: Iterable[tuple[str, str]] = (),
+        course: str | None = None,
+    ) -> None:
+        self.course = course
         sections = list(sections)
         groups: dict[str, set[str]] = {}
         for section in sections:

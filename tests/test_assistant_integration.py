@@ -457,6 +457,8 @@ def test_the_course_words_are_embedded_once_and_kept_beside_the_index(real_index
         ("which provider is best for the SRE path", "Sreschool"),
         ("who offers training for the dataops path", "Dataopsschool"),
         ("which provider for finops", "Finopsschool"),
+        # the course itself: the provider whose sentences name the course
+        ("what training company is the best fit for this certification", "Aiopsschool"),
     ],
 )
 def test_a_kind_asked_for_a_named_thing_is_the_one_that_serves_it(assistant, question, provider):
