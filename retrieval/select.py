@@ -208,6 +208,9 @@ def select(
         best = _preferred(best, scored, lambda u: home(question, u) == 1)
         if question.kinds and not question.subjects:  # "list the paths": the paths' own section
             best = _preferred(best, scored, lambda u: u.section in _groups(question))
+    # "what certs should a data engineer take": the Data Engineer row, whose column says it,
+    # however the scorer rates it against a sentence that only names data engineers
+    best = next((c for c in scored if _row_answers(question, c.unit)), best)
     # "which provider...": a provider, not the path it serves; the one that serves it if known
     best = _preferred(best, scored, lambda u: of_kind(question, u))
     if meant := [c for c in scored if c.unit.section == question.meant]:
@@ -592,6 +595,20 @@ def _names(candidate: Candidate, side: str) -> bool:
         return bool(pattern.search(candidate.unit.text) or pattern.search(heading))
     words = set(terms(candidate.unit.text)) | set(terms(heading))
     return all(t in words for t in wanted)
+
+
+def _row_answers(question: Question, unit: Unit) -> bool:
+    """Whether a table row is about a thing the question names and has a column of what it
+    asks ("what *certs* should a *data engineer* take": "Role: Data Engineer; Recommended
+    certifications: ...")."""
+    if unit.kind != "row" or not question.subjects:
+        return False
+    cells = [cell.split(":", 1) for cell in unit.text.split(";")]
+    name = set(terms(row_name(unit.text)))
+    if not any(set(subject) <= name for subject in question.subjects if subject):
+        return False
+    columns = {t for cell in cells[1:] if len(cell) == 2 for t in terms(cell[0])}
+    return bool(set(question.terms) & columns)
 
 
 def _is_row_of(candidate: Candidate, side: str) -> bool:

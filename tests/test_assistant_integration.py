@@ -216,6 +216,14 @@ def test_the_x_one_after_a_list_is_the_listed_thing_x_describes(assistant, quest
     assert answer.citations[0].url.endswith(f"#{anchor}"), answer.citations
 
 
+def test_what_a_named_role_should_take_is_its_row(assistant):
+    # the careers FAQ names data engineers too, but the role table's row says which certs
+    answer = assistant.ask("what certs would suit a data engineer")
+
+    assert not answer.refused, answer.answer
+    assert "DataOps Specialist" in quoted(answer), answer.answer
+
+
 # --- exact terms ---------------------------------------------------------------------------------
 
 

@@ -495,6 +495,23 @@ def test_a_list_over_a_table_takes_every_row_and_a_named_row_alone() -> None:
     ]
 
 
+def test_a_named_row_with_a_column_of_what_is_asked_is_the_answer() -> None:
+    careers = passage(
+        "Data engineers who certify often become platform architects.", [0.8], "FAQ > Careers"
+    )
+    row = _row("Data Engineer", "Foundation and DataOps Specialist", 0.5)
+    weights = TermWeights(p.chunk.embedding_text for p in (careers, row))
+
+    def first(question: str) -> str:
+        asked = analyze(question, None, weights, subjects=(("data", "engin"),))
+        return select(asked, [careers, row], weights, BY_SIMILARITY)[0].unit.text
+
+    # "certs" is the row's column: the row answers, though the FAQ scores higher
+    assert first("what certifications should a data engineer go for") == row.chunk.text
+    # a question that asks nothing the row's columns hold keeps the best-scoring unit
+    assert first("what do data engineers become") == careers.chunk.text
+
+
 def test_a_comparison_of_sides_in_generic_words_quotes_each_side() -> None:
     same = passage("Same-track progression means going deeper.", [0.6], "Guide > Same-track")
     cross = passage("Cross-track expansion means going wider.", [0.5], "Guide > Cross-track")
