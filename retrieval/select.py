@@ -229,7 +229,9 @@ def select(
             and _WHOLE_PLAN.search(question.text) is not None
         )
     )
-    if listing:  # a list, or a count answered by the list of the counted things
+    if listing and (qualified := _qualified_rows(question, best, scored)):
+        chosen = qualified  # "how many tracks at the pro level": the rows whose Level is it
+    elif listing:  # a list, or a count answered by the list of the counted things
         chosen += _rest_of_list(question, best, scored)
     # "whats recommended for a cloud engineer": not what the sentences beside it say of others
     nearby = scored
@@ -485,6 +487,29 @@ def _rest_of_list(
             return rows[:MAX_LIST]
         return [c for c in rows if c.probability >= 0.5 * best.probability][:MAX_LIST]
     return []
+
+
+def _qualified_rows(
+    question: Question, best: Candidate, scored: Sequence[Candidate]
+) -> list[Candidate]:
+    """For a list or count over a table that names a thing its rows hold in a column ("the
+    tracks at the pro level"): the rows of the best unit's table whose cell names that thing
+    as a value of the column's kind ("Level: Professional level", not "Prerequisites:
+    Professional Level"); empty when the best unit is no row or no row's cell names it."""
+    if best.unit.kind != "row" or not question.subjects:
+        return []
+    if home(question, best.unit) == 1:  # the rows are the things named: "certs for an SRE"
+        return []
+
+    def qualifies(unit: Unit) -> bool:
+        for cell in unit.text.split(";")[1:]:
+            column, _, value = cell.partition(":")
+            named = set(terms(value))
+            if set(terms(column)) & named and any(set(s) <= named for s in question.subjects if s):
+                return True
+        return False
+
+    return [c for c in _section(best, scored) if qualifies(c.unit)][:MAX_LIST]
 
 
 def _same_place(

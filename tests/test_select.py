@@ -495,6 +495,29 @@ def test_a_list_over_a_table_takes_every_row_and_a_named_row_alone() -> None:
     ]
 
 
+def test_a_list_over_a_table_qualified_by_a_named_thing_keeps_the_rows_it_qualifies() -> None:
+    def track(name: str, level: str, prerequisite: str, similarity: float) -> ScoredChunk:
+        return passage(
+            f"Track: {name}; Level: {level} level; Prerequisites: {prerequisite} Level",
+            [similarity],
+            "Syllabus > Tracks",
+            "table_row",
+        )
+
+    rows = [
+        track("Governance", "Advanced", "Professional", 0.9),  # needs it, is not at it
+        track("Data Automation", "Professional", "Foundation", 0.6),
+        track("Core", "Foundation", "no", 0.5),
+    ]
+    weights = TermWeights(p.chunk.embedding_text for p in rows)
+    asked = analyze("which tracks are at the professional level", None, weights)
+    asked = replace(asked, subjects=(("profession",),))
+
+    picked = [c.unit.text for c in select(asked, rows, weights, BY_SIMILARITY)]
+
+    assert picked == [rows[1].chunk.text]  # its Level is Professional; Governance's is not
+
+
 def test_a_named_row_with_a_column_of_what_is_asked_is_the_answer() -> None:
     careers = passage(
         "Data engineers who certify often become platform architects.", [0.8], "FAQ > Careers"
