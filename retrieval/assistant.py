@@ -31,7 +31,14 @@ from retrieval.lexical import TermWeights, stem, terms, words_of
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
 from retrieval.neighbours import Near
 from retrieval.question import Question, analyze, need_of, question_parts
-from retrieval.select import gives_number, home, is_lead_in, is_time_word, row_name
+from retrieval.select import (
+    gives_number,
+    home,
+    is_lead_in,
+    is_time_word,
+    names_heading,
+    row_name,
+)
 from retrieval.types import Answer, CitationsEvent, DoneEvent, Event, TextEvent, Turn
 
 log = logging.getLogger(__name__)
@@ -199,9 +206,11 @@ class Assistant:
                 intent = intent.replace(side, " ")
             found = [self.retriever.search_in(lexical, f"{side} {intent}", 2) for side in sides]
             passages = _merge(passages, *found)
+        deeper = functools.cache(lambda: self.retriever.search_in(lexical, searched, DEEPER))
+        for side in sides:  # each side's own section, not only its subsections
+            passages = _merge(passages, _missing(passages, deeper, _headed(side), most=1))
         if len(parts := question_parts(query)) > 1:  # "X, and Y?": search for each part too
             passages = _merge(passages, *(self.retriever.search_in(lexical, p, 3) for p in parts))
-        deeper = functools.cache(lambda: self.retriever.search_in(lexical, searched, DEEPER))
         passages = _merge(passages, _numbered(asked, passages, deeper))
         passages = _merge(passages, _whole_table(asked, passages, deeper))
         passages = _merge(passages, _homes(asked, passages, deeper))
@@ -511,6 +520,12 @@ def _group_home(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> li
         return []
     groups = {group for _, group in asked.kinds}
     return _missing(found, deeper, lambda u: u.section in groups, most=1)
+
+
+def _headed(side: str) -> Callable[[Unit], bool]:
+    """Whether a unit is in the section headed by a comparison's side ("Foundation level" for
+    "foundation"), not in one of its subsections."""
+    return lambda unit: names_heading(unit.section.split(" > ")[-1], side)
 
 
 def _missing(

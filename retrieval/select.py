@@ -71,7 +71,13 @@ included; a side without one gets `PER_SIDE` + 2 (see `_each_side`)."""
 _GENERIC = {"level", "path", "track", "lvl", "one", "cours", "certif", "certifi", "program"}
 # Words that ask what a thing is about rather than name an aspect of it ("what does each
 # focus on", "how do they differ", "in terms of what you learn"), as `terms` gives them.
-_DESCRIBING = set(terms("focus focuses diff different differs mean involve terms get"))
+_DESCRIBING = set(
+    terms("focus focuses diff different differs mean involve terms get")
+    + terms("learn teach cover content change actually")
+)
+
+# Words for people that name no side ("data ppl vs security ppl"), as `terms` gives them.
+_PEOPLE = set(terms("person persons people ppl guy guys folk folks someone somebody"))
 RUNNER_UP = 0.5
 """Share of the best unit's score from which a runner-up is quoted too. When the scorer
 rates a unit of another place at least half as well as the best, the answer is as likely
@@ -566,7 +572,7 @@ def _each_side(question: Question, scored: Sequence[Candidate]) -> list[Candidat
             if aspect or not at_home:
                 return (not at_home, False, 0)
             heading = candidate.unit.section.split(" > ")[-1]  # the side's section, not a part
-            return (False, not _names_heading(heading, side), candidate.unit.order)
+            return (False, not names_heading(heading, side), candidate.unit.order)
 
         own.sort(key=place)  # stable: best first within each
         record = next((c for c in own if c.unit.kind == "row" and _is_row_of(c, side)), None)
@@ -610,10 +616,20 @@ def _section(of: Candidate, scored: Sequence[Candidate]) -> list[Candidate]:
     return [c for c in scored if c.unit.kind == "row" and c.unit.section == of.unit.section]
 
 
+def _side_words(side: str) -> list[str]:
+    """The terms that name a comparison's side: not the generic words ("level", "path") nor
+    words for people ("a security person" is the Security Engineer).
+
+    >>> _side_words("security ppl"), _side_words("sre path")
+    (['secur'], ['sre'])
+    """
+    return [t for t in terms(side) if t not in _GENERIC and t not in _PEOPLE]
+
+
 def _names(candidate: Candidate, side: str) -> bool:
     """Whether a unit (or its own heading) names a side of a comparison; a side of generic
     words only ("same-track", "cross-track") must be written as it is."""
-    wanted = [t for t in terms(side) if t not in _GENERIC]
+    wanted = _side_words(side)
     heading = candidate.unit.section.split(" > ")[-1]
     if not wanted:
         pattern = re.compile(rf"\b{re.escape(side)}\b", re.IGNORECASE)
@@ -639,7 +655,7 @@ def _row_answers(question: Question, unit: Unit) -> bool:
 def _is_row_of(candidate: Candidate, side: str) -> bool:
     """Whether a table row is the side's own: its first cell names the side, and its first
     column is of the side's kind when the side says one ("sre path" is no "Role: SRE")."""
-    wanted = [t for t in terms(side) if t not in _GENERIC]
+    wanted = _side_words(side)
     kind = set(terms(side)) & _GENERIC
     column = candidate.unit.text.split(":", 1)[0]
     return (
@@ -657,9 +673,9 @@ def _already_said(question: Question, unit: Unit) -> bool:
     return len(words) >= 3 and len(words & question.said) >= ALREADY_SAID * len(words)
 
 
-def _names_heading(heading: str, side: str) -> bool:
+def names_heading(heading: str, side: str) -> bool:
     """Whether a heading is the side's own ("Foundation level" for "foundation lvl")."""
-    wanted = [t for t in terms(side) if t not in _GENERIC]
+    wanted = _side_words(side)
     return bool(wanted) and set(wanted) <= set(terms(heading))
 
 

@@ -224,6 +224,25 @@ def test_what_a_named_role_should_take_is_its_row(assistant):
     assert "DataOps Specialist" in quoted(answer), answer.answer
 
 
+def test_a_comparison_of_levels_quotes_each_level_s_own_section(assistant):
+    # the Foundation level's own section says what it teaches; its subsections ("What it is",
+    # "Preparation plan") are found first by the words, so the side's section is fetched too
+    answer = assistant.ask("foundation compared to professional, whats covered in each")
+
+    assert not answer.refused, answer.answer
+    for fact in ("core concepts of data pipelines", "feature stores"):
+        assert fact in quoted(answer), answer.answer
+
+
+def test_people_words_do_not_hide_a_side_of_a_comparison(assistant):
+    # "a security person" is the Security Engineer of the role table
+    answer = assistant.ask("whats recommended for a security person vs a platform engineer")
+
+    assert not answer.refused, answer.answer
+    for certification in ("DevSecOps Specialist", "Advanced Architecture"):
+        assert certification in quoted(answer), answer.answer
+
+
 # --- exact terms ---------------------------------------------------------------------------------
 
 
