@@ -89,8 +89,51 @@ _HOLDS_DATE = re.compile(
 )
 
 
+# Details a course either states or does not, each asked for by the first pattern and held by
+# a unit that matches the second: the language it is taught or examined in, whether the exam
+# is open-book, retakes, refunds, discounts and payment plans, job guarantees, reviews and
+# ratings, practice tests, and the ID an exam asks for. The course names none of them today,
+# so each is refused; a course that adds one (a "Retakes" FAQ) answers it.
+_DETAILS = (
+    (
+        r"\b(?:in|into)\s+(?:hindi|german|french|spanish|tamil|telugu|arabic|chinese|japanese"
+        r"|portuguese|english|other\s+languages?|my\s+language)\b|\blanguages?\b",
+        r"\blanguages?\b|\b(?:hindi|german|french|spanish|english|python|java)\b",
+    ),
+    (
+        r"\bopen[- ]book\b|\b(?:bring|use|have|take)\s+(?:in\s+)?(?:my\s+|any\s+)?notes\b"
+        r"|\bcheat[- ]?sheets?\b",
+        r"\bopen[- ]book\b|\bclosed[- ]book\b|\b(?:own|personal|written|study)\s+notes\b",
+    ),
+    (
+        r"\bre-?takes?\b|\bre-?taking\b|\bre-?sits?\b|\bsecond\s+attempt\b|\bif\s+i\s+fail\b"
+        r"|\bfail(?:ed)?\s+the\s+(?:exam|test)\b",
+        r"\bre-?takes?\b|\bre-?sits?\b|\battempts?\b",
+    ),
+    (
+        r"\brefunds?\b|\bmoney\s+back\b|\bdiscounts?\b|\bcoupons?\b|\bpromo\b"
+        r"|\bscholarships?\b|\binstal+ments?\b|\bemi\b|\bpay\s+(?:monthly|in\s+parts)\b",
+        r"\brefund|\bdiscount|\bcoupon|\bscholarship|\binstal+ment|\bpayment\s+plan",
+    ),
+    (r"\bguarantee[sd]?\b|\bjob\s+placements?\b|\bplacements?\b", r"\bguarantee|\bplacement"),
+    (r"\breviews?\b|\bratings?\b|\bstar\s+rating\b|\btrustpilot\b", r"\breview|\brating"),
+    (
+        r"\bmock\s+(?:tests?|exams?)\b|\bpractice\s+(?:tests?|exams?|questions?|papers?)\b"
+        r"|\bsample\s+(?:questions?|papers?|tests?)\b|\bexam\s+dumps?\b",
+        r"\bmock\s+(?:tests?|exams?)\b|\bpractice\s+(?:tests?|exams?|questions?)\b"
+        r"|\bsample\s+questions?\b",
+    ),
+    (
+        r"\b(?:photo\s+)?id\s+(?:do|to|card|proof|documents?)\b|\bidentification\b|\bpassport\b",
+        r"\bidentification\b|\bpassport\b|\bphoto\s+id\b|\bid\s+card\b",
+    ),
+)
+_ASKS_DETAIL = [(re.compile(a, re.IGNORECASE), re.compile(h, re.IGNORECASE)) for a, h in _DETAILS]
+
+
 def lacks_asked_kind(question: Question, chosen: Sequence[Candidate]) -> bool:
-    """Whether the question asks for a person or a date and no chosen unit names one.
+    """Whether the question asks for a person, a date or a detail of `_DETAILS` and no chosen
+    unit names one.
 
     >>> from retrieval.question import analyze
     >>> lacks_asked_kind(analyze("who founded aiopsschool"), [])
@@ -104,7 +147,7 @@ def lacks_asked_kind(question: Question, chosen: Sequence[Candidate]) -> bool:
     """
     text = question.text
     quoted = " ".join(c.unit.text for c in chosen)
-    for asks, holds in ((_ASKS_PERSON, _HOLDS_PERSON), (_ASKS_DATE, _HOLDS_DATE)):
+    for asks, holds in ((_ASKS_PERSON, _HOLDS_PERSON), (_ASKS_DATE, _HOLDS_DATE), *_ASKS_DETAIL):
         if asks.search(text) and not holds.search(quoted):
             return True
     return False

@@ -10,8 +10,13 @@ from collections.abc import Sequence
 import pytest
 
 from ingest.documents import Chunk
-from ingest.units import split_units
-from retrieval.answerability import ANSWER_FEATURES, answer_features, answerable
+from ingest.units import Unit, split_units
+from retrieval.answerability import (
+    ANSWER_FEATURES,
+    answer_features,
+    answerable,
+    lacks_asked_kind,
+)
 from retrieval.hybrid import ScoredChunk
 from retrieval.lexical import TermWeights
 from retrieval.question import Question, analyze
@@ -173,3 +178,26 @@ def test_number_missing_marks_an_unanswered_amount(weights: TermWeights) -> None
     text = "The exam is delivered through secure online proctoring."
     values = features_for(analyze("how much does the exam cost", None, weights), text, weights)
     assert values["number_missing"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("question", "quoted", "lacks"),
+    [
+        ("is the exam in hindi", "The exams can be taken online.", True),
+        ("is the exam in hindi", "The exam is offered in Hindi and English.", False),
+        ("can i retake it if i fail", "The exam is rated moderately difficult.", True),
+        ("can i retake it if i fail", "Two attempts are included.", False),
+        ("is it open book", "The exams can be taken online.", True),
+        ("do they guarantee a job", "Graduates become AI Data Engineers.", True),
+        # the words alone do not ask for the detail
+        ("how is the exam rated", "The exam is rated moderately difficult.", False),
+        ("what does the course cover", "The course covers lineage.", False),
+    ],
+)
+def test_a_detail_the_course_never_states_is_asked_for_only_by_its_own_words(
+    question: str, quoted: str, lacks: bool
+) -> None:
+    unit = Unit("c", 0, quoted, "sentence", "FAQ > Exam")
+    chosen = [Candidate(unit, 0, {}, 0.9)]
+
+    assert lacks_asked_kind(analyze(question), chosen) is lacks

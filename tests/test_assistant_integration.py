@@ -294,6 +294,12 @@ def test_exact_terms_retrieve_their_section_in_the_top_3(assistant, term, source
         "how much is it to renew",  # a price for renewing, not how often
         "exam length in minutes pls, need to book time off",  # a length in minutes: none
         "any discount for students? im still at uni",  # the second part is no question
+        # details the course never states about things it does describe
+        "can i sit the professional exam in german",
+        "are notes allowed in the exam or is it open book",
+        "how many times can i retake the foundation exam",
+        "does devopsschool guarantee placement after the course",
+        "what are the reviews like for sreschool",
     ],
 )
 def test_questions_the_course_does_not_answer_are_refused_without_citations(assistant, question):
