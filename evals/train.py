@@ -32,7 +32,7 @@ from cert_core.settings import Settings
 from evals.dataset import Case, load_dataset
 from evals.metrics import fact_found
 from retrieval import Assistant
-from retrieval.answerability import ANSWER_FEATURES, answer_features
+from retrieval.answerability import ANSWER_FEATURES, answer_features, refused_by_rule
 from retrieval.guard import task_request
 from retrieval.injection import looks_like_injection
 from retrieval.scorer import WEIGHTS_FILE, Scorer
@@ -110,8 +110,8 @@ def train(examples: Sequence[Example], trained_on: str = "evals/dev.jsonl") -> d
         if not chosen:
             continue
         values = answer_features(example.question, example.passages, chosen, example.weights)
-        if values["number_missing"]:  # refused by rule, whatever the scorer says
-            continue
+        if refused_by_rule(example.question, chosen, example.weights, values):
+            continue  # the scorer learns only the cases it decides
         rows.append([values[n] for n in ANSWER_FEATURES])
         labels.append(int(not example.case.refuse))
     answerer = fit(rows, labels, ANSWER_FEATURES)

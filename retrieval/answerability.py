@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from retrieval.hybrid import ScoredChunk
 from retrieval.lexical import (
@@ -266,11 +266,23 @@ def answerable(
     """
     if not chosen or not question.terms:  # "hello", "thanks!", "?": nothing is asked
         return False
-    if names_another_exam(question, weights):  # "the CKA exam", "google's ml engineer cert"
-        return False
-    if lacks_asked_kind(question, chosen):  # "who founded it?" with no person in the text
-        return False
     features = answer_features(question, passages, chosen, weights)
-    if features["number_missing"]:  # a count or amount with no number anywhere to quote
+    if refused_by_rule(question, chosen, weights, features):
         return False
     return scorer.decide(features)
+
+
+def refused_by_rule(
+    question: Question,
+    chosen: Sequence[Candidate],
+    weights: TermWeights,
+    features: Mapping[str, float],
+) -> bool:
+    """Whether a question is refused whatever the scorer says: it names another exam ("the
+    CKA exam"), asks for a person, a date or a detail no chosen unit holds ("who founded
+    it?", "is it open book?"), or for a count, amount or duration with no number to quote."""
+    return (
+        names_another_exam(question, weights)
+        or lacks_asked_kind(question, chosen)
+        or bool(features["number_missing"])
+    )

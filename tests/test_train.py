@@ -125,3 +125,24 @@ def test_main_writes_the_weights_file_given_with_out(trained_by_main: dict) -> N
 def test_the_weights_file_records_the_dataset_it_was_trained_on(trained_by_main: dict) -> None:
     data = json.loads(trained_by_main["out"].read_text(encoding="utf-8"))
     assert data["trained_on"].endswith("small-dev.jsonl")
+
+
+def test_the_answerability_scorer_learns_only_the_cases_no_rule_refuses(real_index: Path) -> None:
+    # "is the exam open book?" is refused by rule (a detail no unit holds) whatever the
+    # scorer says, so it must not pull the scorer towards refusing what it does decide
+    ruled = next(
+        c for c in load_dataset(SPLITS["dev"]) if c.refuse and "open book" in c.question.lower()
+    )
+    assistant = make_assistant(Settings(data_dir=real_index))
+    try:
+        cases = few_dev_cases()
+        without = training.train(training.collect(assistant, cases))
+        with_ruled = training.train(training.collect(assistant, [*cases, ruled]))
+    finally:
+        assistant.retriever.store.client.close()
+
+    counted = [
+        Scorer.from_json(w["answerable"], ANSWER_FEATURES).info["examples"]
+        for w in (without, with_ruled)
+    ]
+    assert counted[0] == counted[1]
