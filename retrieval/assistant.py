@@ -425,14 +425,15 @@ def _numbered(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list
 
 
 def _whole_table(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list[ScoredChunk]:
-    """For a list answered by table rows ("which roles get recommendations?"): the other rows
-    of the first found row's table, from deeper in the ranking."""
+    """For a list or a count answered by table rows ("which roles get recommendations?", "how
+    many tracks at the pro level"): the other rows of the first found row's table, from deeper
+    in the ranking."""
     rows = [  # a row found, or the sentence that announces the table ("The table below lists...")
         p.chunk.section
         for p in found
         if p.chunk.kind == "table_row" or any(is_lead_in(u) for u, _ in p.units)
     ]
-    if not rows or asked.need != "list":
+    if not rows or asked.need not in ("list", "count"):
         return []
     return [p for p in deeper() if p.chunk.kind == "table_row" and p.chunk.section == rows[0]]
 

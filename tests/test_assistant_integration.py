@@ -243,6 +243,18 @@ def test_people_words_do_not_hide_a_side_of_a_comparison(assistant):
         assert certification in quoted(answer), answer.answer
 
 
+def test_a_count_over_a_table_qualified_by_a_level_counts_that_level_s_rows(assistant):
+    answer = assistant.ask("how many tracks does the professional stage have")
+
+    assert not answer.refused, answer.answer
+    for track in ("Data Automation", "Quality Control"):
+        assert track in quoted(answer), answer.answer
+    assert "Governance" not in answer.answer  # needs the Professional level, is not at it
+    # a count over the whole table gathers every row, however weakly each scores
+    every = quoted(assistant.ask("how many job roles does the course give cert advice for"))
+    assert "Cloud Engineer" in every and "SRE" in every, every
+
+
 # --- exact terms ---------------------------------------------------------------------------------
 
 
