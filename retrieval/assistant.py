@@ -286,16 +286,16 @@ class Assistant:
                 return condense_question(self.llm, question, history)
             except Exception:
                 log.exception("LLM condense failed; using the rule-based follow-up")
-        lexical = lexical or self.retriever.lexical()
 
         def closest(word: str, named: Sequence[tuple[str, str]]) -> str | None:
             """Of the named things, the one with a unit nearest in meaning to the word."""
-            vector = self.retriever.neighbours(lexical).vector(word)
-            chunks = lexical.index.chunks
+            current = lexical or self.retriever.lexical()
+            vector = self.retriever.neighbours(current).vector(word)
+            chunks = current.index.chunks
             scored = [
                 (near, name)
                 for name, group in named
-                if (near := lexical.units.closest(_under(chunks, f"{group} > {name}"), vector))
+                if (near := current.units.closest(_under(chunks, f"{group} > {name}"), vector))
                 is not None
             ]
             return max(scored)[1] if scored else None
@@ -470,7 +470,7 @@ def _serving(
         return None
     chunks = lexical.index.chunks
     if not named:  # "which provider for this exact cert": the one that names the course most
-        return _for_the_course(lexical, lexicon, query, groups) if lexicon.course else None
+        return _for_the_course(lexical, lexicon, query, groups)
     homes = (lexical.units.centre(_under(chunks, f"{group} > {name}")) for name, group in named)
     about = next((centre for centre in homes if centre is not None), None)  # a row has none
     scored = []
