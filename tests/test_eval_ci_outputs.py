@@ -17,6 +17,7 @@ from junitparser import Failure, JUnitXml
 from lxml import etree
 
 import retrieval
+import retrieval.answer
 from cert_assistant.cli import main
 from evals import QUALITY_METRICS, Run, build_report, junit_xml, to_summary
 from evals.flips import headline_of_draws
@@ -24,6 +25,7 @@ from evals.report import headline
 from evals.results import CaseResult
 from ingest import ingest
 from retrieval import Assistant, HybridRetriever
+from retrieval.scorer import load_weights
 
 TINY_MODEL = "fake-bag-of-words-256"  # as tests/conftest.py's tiny_index
 
@@ -64,14 +66,23 @@ BREAKING_EDITS = [
 BROKEN = {"exam-difficulty", "exam-online", "finops"}
 
 
+PINNED_WEIGHTS = Path(__file__).with_name("tiny-course-weights.json")
+"""The scorers these tests were written against (main at 618a179). They judge what the eval
+command prints and writes, not the shipped scorers: a retrain of `retrieval/weights.json`
+must not change which of the tiny course's cases pass under the fake embedder."""
+
+
 @pytest.fixture
 def ci(tmp_path, monkeypatch, tiny_index, chunk_store, fake_embedder):
-    """The CLI's assistant over the tiny course; the cases and thresholds files beside it."""
+    """The CLI's assistant over the tiny course, with the pinned scorers; the cases and
+    thresholds files beside it."""
 
     def make_assistant(settings):
         return Assistant(HybridRetriever(store=chunk_store, embedder=fake_embedder), settings)
 
+    pinned = load_weights(PINNED_WEIGHTS)
     monkeypatch.setattr(retrieval, "make_assistant", make_assistant)
+    monkeypatch.setattr(retrieval.answer, "load_weights", lambda: pinned)
     monkeypatch.setenv("CERT_ASSISTANT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     (tmp_path / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in CASES))

@@ -183,7 +183,11 @@ def test_the_shipped_thesaurus_never_maps_what_the_course_does_not_say(question,
             "two to three years",
             "how-often-does-the-certification-need-renewing",
         ),
-        ("total fresher, where do i start", "just starting out", "who-should-take-it"),
+        (  # the retrained scorers answer "total fresher, where do i start" without it too
+            "total noob with zero experience, can i start",
+            "structured entry path",
+            "who-should-pursue-it",
+        ),
     ],
 )
 def test_a_question_in_learner_words_is_answered_that_was_refused_without_them(
