@@ -508,8 +508,7 @@ def _qualified_rows(
         return []
 
     def qualifies(unit: Unit) -> bool:
-        for cell in unit.text.split(";")[1:]:
-            column, _, value = cell.partition(":")
+        for column, value in _cells(unit.text)[1:]:
             named = set(terms(value))
             if set(terms(column)) & named and any(set(s) <= named for s in question.subjects if s):
                 return True
@@ -644,12 +643,20 @@ def _row_answers(question: Question, unit: Unit) -> bool:
     certifications: ...")."""
     if unit.kind != "row" or not question.subjects:
         return False
-    cells = [cell.split(":", 1) for cell in unit.text.split(";")]
     name = set(terms(row_name(unit.text)))
     if not any(set(subject) <= name for subject in question.subjects if subject):
         return False
-    columns = {t for cell in cells[1:] if len(cell) == 2 for t in terms(cell[0])}
+    columns = {t for column, _ in _cells(unit.text)[1:] for t in terms(column)}
     return bool(set(question.terms) & columns)
+
+
+def _cells(text: str) -> list[tuple[str, str]]:
+    """A table row's `(column, value)` pairs, in order; a cell without a column is left out.
+
+    >>> _cells("Track: Governance; Level: Advanced level")
+    [('Track', ' Governance'), (' Level', ' Advanced level')]
+    """
+    return [(c, v) for c, sep, v in (cell.partition(":") for cell in text.split(";")) if sep]
 
 
 def _is_row_of(candidate: Candidate, side: str) -> bool:

@@ -39,7 +39,7 @@ class UnitIndex:
     def centre(self, chunk_ids: Sequence[str]) -> np.ndarray | None:
         """The mean direction of the units of some chunks (what a section is about), or None
         when they have no units."""
-        rows = [r for chunk_id in chunk_ids for r in self.rows.get(chunk_id, [])]
+        rows = self._rows_of(chunk_ids)
         if not rows:
             return None
         mean = self._matrix[rows].mean(axis=0)
@@ -48,8 +48,12 @@ class UnitIndex:
     def closest(self, chunk_ids: Sequence[str], vector: np.ndarray) -> float | None:
         """How close the nearest unit of some chunks comes to a unit vector (the one sentence
         of a section that says what a word means), or None when they have no units."""
-        rows = [r for chunk_id in chunk_ids for r in self.rows.get(chunk_id, [])]
+        rows = self._rows_of(chunk_ids)
         return float((self._matrix[rows] @ vector).max()) if rows else None
+
+    def _rows_of(self, chunk_ids: Sequence[str]) -> list[int]:
+        """Matrix rows of the units of some chunks."""
+        return [r for chunk_id in chunk_ids for r in self.rows.get(chunk_id, [])]
 
     def of_chunk(self, chunk_id: str, similarities: np.ndarray) -> tuple[tuple[Unit, float], ...]:
         """The units of one chunk, in order, with their similarities."""
