@@ -12,7 +12,7 @@ from retrieval.hybrid import ScoredChunk
 from retrieval.lexical import TermWeights, terms
 from retrieval.question import Question, analyze, question_parts
 from retrieval.scorer import Weights, load_weights
-from retrieval.select import Candidate, select
+from retrieval.select import Candidate, select, states_count
 from retrieval.types import Answer, Citation, Suggestion
 
 REFUSAL = "Sorry, the course content doesn't cover that."
@@ -73,7 +73,9 @@ def compose_answer(
             chosen += [c for c in found if c.key not in {k.key for k in chosen}]
     if not chosen:
         return refusal(passages, base_url, thresholds)
-    return _quote(asked.text, chosen, passages, base_url, lead=asked.need == "yes_no")
+    # a yes/no is settled first, a count's number comes first
+    lead = asked.need == "yes_no" or states_count(asked, chosen[0].unit)
+    return _quote(asked.text, chosen, passages, base_url, lead=lead)
 
 
 def parts(question: Question, weights: TermWeights) -> list[Question]:
@@ -102,7 +104,7 @@ def _quote(
     """The answer text and citations for the chosen units.
 
     Units are read in course order inside each passage; passages come in the order they
-    were chosen, so the unit that answers best leads (a yes/no is settled first).
+    were chosen, so the unit that answers best leads (`lead`: it comes first).
     """
     order = list(dict.fromkeys(c.passage for c in chosen))
     ordered = sorted(chosen, key=lambda c: (order.index(c.passage), c.unit.order))

@@ -29,7 +29,7 @@ from retrieval.learner_words import LearnerWordsFile, canonical, expand
 from retrieval.learner_words import near as learner_near
 from retrieval.lexical import TermWeights, stem, terms, words_of
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
-from retrieval.neighbours import Near
+from retrieval.neighbours import COUNTED_ALIKE, Near
 from retrieval.question import Question, analyze, need_of, question_parts
 from retrieval.select import (
     gives_number,
@@ -197,7 +197,7 @@ class Assistant:
         kinds = lexicon.kinds(query, listing=need_of(query) == "list")
         named = tuple(lexicon.mentions(names_as))
         asked = analyze(query, subjects=subjects, named=named, names_as=names_as)
-        asked = replace(asked, counted_as=self._counted_as(lexical, asked))
+        asked = replace(asked, counted_as=self._counted_as(lexical, asked, near))
         if (
             sides := asked.sides
         ):  # "X vs Y": make sure both sides are found, not just the louder one
@@ -215,7 +215,9 @@ class Assistant:
         passages = _merge(passages, _whole_table(asked, passages, deeper))
         passages = _merge(passages, _homes(asked, passages, deeper))
         passages = _merge(passages, _group_home(replace(asked, kinds=kinds), passages, deeper))
-        if meant := _serving(lexical, lexicon, query, kinds):  # "which provider for SRE?"
+        # "which provider for SRE?" asks for one of them; "how many providers..." for none
+        meant = _serving(lexical, lexicon, query, kinds) if asked.need != "count" else None
+        if meant:
             passages = _merge([p for p in deeper() if p.chunk.section == meant], passages)
         for group in dict.fromkeys(group for _, group in kinds):  # "which provider...": search them
             kind = group.split(" > ")[-1]
@@ -236,15 +238,21 @@ class Assistant:
             names_as,
         )
 
-    def _counted_as(self, lexical: Lexical, asked: Question) -> frozenset[str]:
+    def _counted_as(
+        self, lexical: Lexical, asked: Question, near: Mapping[str, Near]
+    ) -> frozenset[str]:
         """Other course words for what a count asks about: "how many training companies"
-        is answered by "nine providers". One model call, for count questions only."""
+        is answered by "nine providers", "how many job titles" by the roles the course
+        names (the learner's word's own course words, `near`, count too). One model call,
+        for count questions only."""
         if asked.need != "count" or asked.counted in (None, "money", "score"):
             return frozenset()
         word = next((w for w in words_of(asked.text) if stem([w]) == [asked.counted]), None)
         if word is None or is_time_word(word):  # minutes are not days
             return frozenset()
-        return self.retriever.neighbours(lexical).alike(word)
+        nearest = near.get(asked.counted, ())
+        also = {term for term, similarity in nearest if similarity >= COUNTED_ALIKE}
+        return self.retriever.neighbours(lexical).alike(word) | also
 
     def validate(
         self, question: Any, history: Iterable[Turn | Mapping[str, Any]] | None = None

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from retrieval.lexical import TermWeights, WeightedTerm, terms, weighted_terms
+from retrieval.lexical import TermWeights, WeightedTerm, is_stopword, terms, weighted_terms
 
 if TYPE_CHECKING:
     from retrieval.neighbours import Near
@@ -176,7 +176,13 @@ def need_of(text: str, has_sides: bool = False) -> Need:
 
 
 _COUNTED = re.compile(
-    r"(?:\bhow\s+many|\b(?:number|no\.?|num)\s+of|#\s*of)\s+((?:\w+\s*){1,3})", re.IGNORECASE
+    r"(?:\bhow\s+many|\b(?:number|no\.?|num)\s+of|#\s*of)\s+((?:\w+\s*){1,4})", re.IGNORECASE
+)
+# Words between "how many" and the counted thing that say how things are counted, not what:
+# "how many different specialisations", "how many kinds of tracks", "no. of total levels"
+_COUNT_WORDS = re.compile(
+    r"different|diff|distinct|separate|total|possible|main|major|available|various|individual"
+    r"|unique|kinds?|types?|sorts?|of|the|actual|official|other|more|extra"
 )
 _MONEY = re.compile(
     r"\bhow\s+much\b(?!\s+(?:time|of|demand|work|effort))"
@@ -227,6 +233,10 @@ def _counted(text: str) -> str | None:
     ('money', None)
     >>> _counted("whats the pass mark for it"), _counted("what % of people pass first time")
     ('score', 'score')
+    >>> _counted("how many different specialisation can u do"), _counted("how many kinds of tracks")
+    ('specialis', 'track')
+    >>> _counted("how many diff kinds of projects r there"), _counted("how many day does it take")
+    ('project', 'day')
 
     """
     words = [m for m in _MONEY.finditer(text) if m.group(1)]  # price, fee, salary...
@@ -243,9 +253,15 @@ def _counted(text: str) -> str | None:
     if _PASS_MARK.search(text):
         return "score"
     if match := _COUNTED.search(text):  # the first plural of the next words, else the first
-        found_words = match.group(1).lower().split()
+        following = match.group(1).lower().split()
+        found_words = [w for w in following if not _COUNT_WORDS.fullmatch(w)] or following
         word = next(
-            (w for w in found_words if w.endswith("s") and not w.endswith("ss")), found_words[0]
+            (
+                w
+                for w in found_words
+                if w.endswith("s") and not w.endswith("ss") and not is_stopword(w)
+            ),
+            found_words[0],
         )
         found = terms(word)
         return found[0] if found else None

@@ -219,6 +219,8 @@ def select(
     best = next((c for c in scored if _row_answers(question, c.unit)), best)
     # "which provider...": a provider, not the path it serves; the one that serves it if known
     best = _preferred(best, scored, lambda u: of_kind(question, u))
+    # "how many tracks": "four tracks", not rows to count
+    best = _preferred(best, scored, lambda u: states_count(question, u))
     if meant := [c for c in scored if c.unit.section == question.meant]:
         best = meant[0]  # found by what it serves, not by the words it shares with the question
     if question.need == "comparison" and (sides := _each_side(question, scored)):
@@ -285,10 +287,15 @@ def gives_number(question: Question, unit: Unit) -> bool:
     >>> u = Unit("c", 0, "Most learners take 30 to 90 days.", "sentence", "FAQ > Time")
     >>> gives_number(analyze("how long does it take"), u), gives_number(analyze("whats the fee"), u)
     (True, False)
+    >>> from dataclasses import replace
+    >>> roles = Unit("c", 0, "They end up in roles like A, B and C.", "sentence", "FAQ > Jobs")
+    >>> titles = analyze("how many job titles do they get")
+    >>> gives_number(titles, roles), gives_number(replace(titles, counted_as={"role"}), roles)
+    (False, True)
     """
     if question.need not in ("count", "duration"):
         return True
-    counts_things = question.need == "count" and question.counted not in (None, "money", "score")
+    counts_things = _counts_things(question)
     about_them = counts_things and (
         _about(unit.section, question.counted) or _keyed_by(unit, question.counted)
     )
@@ -325,6 +332,19 @@ def _mentions(unit: Unit, keys: Sequence[tuple[str, ...]], whole_path: bool = Fa
     return any(set(key) <= words for key in keys)
 
 
+def states_count(question: Question, unit: Unit) -> bool:
+    """Whether a unit says how many there are of the things a question counts ("four
+    tracks" for "how many tracks"; "nine providers" for "how many companies")."""
+    return _counts_things(question) and counts(
+        unit.text, question.counted or "", question.counted_as
+    )
+
+
+def _counts_things(question: Question) -> bool:
+    """Whether the question asks how many of some things ("tracks"), not an amount."""
+    return question.need == "count" and question.counted not in (None, "money", "score")
+
+
 def _keyed_by(unit: Unit, counted: str | None) -> bool:
     """Whether a table row is one of the counted things: its first column names them
     ("Role: SRE; ..." for "how many roles")."""
@@ -332,10 +352,12 @@ def _keyed_by(unit: Unit, counted: str | None) -> bool:
 
 
 def _names_list(unit: Unit, question: Question) -> bool:
-    """Whether a unit lists the counted things after naming them: "roles like A, B and C",
-    "four tracks: A, B, C and D"."""
+    """Whether a unit lists the counted things after naming them, in the question's word
+    or the course's (`Question.counted_as`): "roles like A, B and C", "four tracks: A, B,
+    C and D"."""
+    names = {question.counted, *question.counted_as}
     listed = (terms(match.group(1)) for match in _LISTED.finditer(unit.text))
-    return "," in unit.text and any(found == [question.counted] for found in listed)
+    return "," in unit.text and any(len(found) == 1 and found[0] in names for found in listed)
 
 
 def _about(section: str, counted: str) -> bool:

@@ -137,6 +137,39 @@ def test_a_count_in_the_learners_words_is_answered_with_the_courses_number(
 
 
 @pytest.mark.parametrize(
+    ("question", "number"),
+    [  # not the table's rows to count, nor the one provider that names the course most
+        ("how many tracks r there", "four tracks"),
+        ("how many tracks does the professional stage have", "two tracks"),
+        ("how many training companies back this cert", "Nine providers"),
+    ],
+)
+def test_a_count_the_course_states_leads_the_answer(assistant, question, number):
+    answer = assistant.ask(question)
+
+    assert not answer.refused, answer.answer
+    assert number in answer.answer.split(". ")[0], answer.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "items"),
+    [  # the course names them without a number: the answer is the named list, to count
+        (
+            "how many job titles do data engineers usually move into after certifying",
+            ["AI Data Engineer", "Senior DataOps Lead"],
+        ),
+        ("how many different kinds of projects can i do after foundation", ["data audit"]),
+    ],
+)
+def test_a_count_the_course_answers_by_naming_the_things_is_not_refused(assistant, question, items):
+    answer = assistant.ask(question)
+
+    assert not answer.refused, answer.answer
+    for item in items:
+        assert item in answer.answer and item in quoted(answer), answer.answer
+
+
+@pytest.mark.parametrize(
     ("question", "items"),
     [
         (  # a timeline asks for every stage of the plan, not the one stage closest to it
