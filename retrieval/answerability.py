@@ -22,7 +22,7 @@ from retrieval.lexical import (
     terms,
 )
 from retrieval.neighbours import softly_covered, synonyms
-from retrieval.question import Question
+from retrieval.question import Question, told_only
 from retrieval.scorer import Scorer
 from retrieval.select import Candidate, gives_number
 
@@ -173,6 +173,10 @@ def answer_features(
     def unknown(term: str) -> bool:  # neither the course's word nor one of its synonyms
         return not weights.known(term) and not near.get(term)
 
+    # a word the course never uses, said only to tell the learner's situation ("our gpu bill
+    # is insane."), is not something asked for
+    told = told_only(question.text)
+    own = [(t, w) for t, w in own if not (t in told and unknown(t))] or own
     unknown_weight = sum(w for t, w in own if unknown(t))
     total = sum(w for _, w in own) or 1.0
     numbered = any(gives_number(question, c.unit) for c in chosen) or counted_by_list(

@@ -360,6 +360,35 @@ def _run(text: str, first: bool) -> str:
     return " ".join(runs[0] if first else runs[-1])
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n+\s*")
+# A sentence that asks: a question mark, a wh-word, or an auxiliary or a request as its
+# first word after fillers ("so, is it..."; not "our bill is insane")
+_ASKING_SENTENCE = re.compile(
+    r"\?\s*$|\b(what|whats|wat|wht|which|who|whos|how|hows|why|where|when)\b"
+    r"|^\s*(?:(?:so|ok|okay|and|but|also|hey|hi|well|btw|then|pls|please|um|hmm)[,!]?\s+)*"
+    rf"(?:{_AUXILIARY}|any|list|tell|give|show|explain|describe|name|compare)\b",
+    re.IGNORECASE,
+)
+
+
+def told_only(question: str) -> set[str]:
+    """Terms of the sentences of a message that ask nothing, only tell the learner's
+    situation ("our gpu bill is insane."), and that no asking sentence uses; none when no
+    sentence asks.
+
+    >>> sorted(told_only("our gpu bill is insane. does the course keep costs down"))
+    ['bill', 'gpu', 'insan']
+    >>> told_only("how long does it take"), told_only("our gpu bill is insane")
+    (set(), set())
+    """
+    sentences = [s for s in _SENTENCE_END.split(question) if s.strip()]
+    asking = [s for s in sentences if _ASKING_SENTENCE.search(s)]
+    if not asking:
+        return set()
+    told = {t for s in sentences if not _ASKING_SENTENCE.search(s) for t in terms(s)}
+    return told - {t for s in asking for t in terms(s)}
+
+
 def question_parts(question: str) -> list[str]:
     """The parts of a question that asks two things, or the question alone.
 

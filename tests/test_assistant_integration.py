@@ -501,6 +501,16 @@ def test_chat_filler_typos_and_synonyms_do_not_hide_an_answer(assistant, questio
     assert fact.lower() in quoted(answer).lower()
 
 
+def test_words_that_only_tell_the_learner_s_situation_are_not_what_is_asked(assistant):
+    told = "our aws invoice went nuts last quarter. any part of the course on keeping costs down"
+    answer = assistant.ask(told)
+
+    assert not answer.refused, answer.answer
+    assert "economically viable" in answer.answer and "economically viable" in quoted(answer)
+    # what is asked still has to be in the course
+    assert assistant.ask("our budget is tight. how much is the exam fee").refused
+
+
 def test_a_synonym_stands_in_for_a_course_word_and_a_price_does_not(assistant):
     by_meaning = assistant.retriever.neighbours(assistant.retriever.lexical())
     near = by_meaning.near(["tough"])
