@@ -17,6 +17,7 @@ from retrieval.answer import Thresholds, compose_answer, refusal, small_talk_rep
 from retrieval.followup import (
     EntityLexicon,
     course_name,
+    in_full,
     is_dependent,
     is_generic,
     own_words,
@@ -181,7 +182,7 @@ class Assistant:
     def retrieve(self, question: str, turns: list[Turn]) -> Retrieved:
         """The standalone query for a checked question and the passages found for it."""
         lexical = self.retriever.lexical()  # one manifest read for the mending and the weights
-        mended = lexical.vocabulary.mend(question)
+        mended = in_full(lexical.vocabulary.mend(question), self.lexicon(lexical))
         query = lexical.vocabulary.mend(self.standalone(mended, turns, lexical))
         own = own_words(mended, query) if query != mended else None  # judge its own words
         unknown = [w for w in words_of(own or query) if not lexical.weights.known(*stem([w]))]
@@ -308,7 +309,14 @@ class Assistant:
             ]
             return max(scored)[1] if scored else None
 
-        return standalone_query(question, history, lexicon, closest)
+        # the learner's earlier words for the course's things, as the course names them
+        # ("what's the first level about": the Foundation level), so a sibling can replace them
+        words = self.learner_words.current()
+        named_as = [
+            Turn(t.role, canonical(t.content, words.found(t.content))) if t.role == "user" else t
+            for t in history
+        ]
+        return standalone_query(question, named_as, lexicon, closest)
 
     def lexicon(self, lexical: Lexical | None = None) -> EntityLexicon:
         """Named things of the course, from the headings and table rows of the index.

@@ -19,11 +19,15 @@ _ORDINALS = {
     "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
     "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "seventh": 6, "7th": 6, "eighth": 7, "8th": 7,
     "ninth": 8, "9th": 8, "last": -1, "middle": None, "that": None, "this": None,
+    "top": -1, "highest": -1, "bottom": 0, "lowest": 0,
 }  # fmt: skip
+# places in a ranking: the top of a list of levels is its last, a list of others has none
+_RANKED = {"top", "highest", "bottom", "lowest"}
 _THAT = -100  # "that one": not a position but the thing the assistant just brought up
 _MIDDLE = -200  # "the middle one": the centre of an odd-length list
 _ORDINAL = re.compile(
-    r"\b(?:the\s+)?(" + "|".join(_ORDINALS) + r")\s+(one|option|path|track|level|provider|role)\b",
+    r"\b(?:the\s+)?(" + "|".join(_ORDINALS) + r")\s+"
+    r"(one|option|path|track|level|provider|role|of\s+(?:those|them|these|em)|tier)\b",
     re.IGNORECASE,
 )
 # "the money one", "the sideways option": a thing of the last answer's list named by a word of
@@ -175,6 +179,24 @@ class EntityLexicon:
                     found.append((term, group))
         return tuple(found)
 
+    def shortened(self, word: str) -> str | None:
+        """The one named thing whose name starts with a word that shortens its first word
+        ("pro": the Professional level), or None.
+
+        >>> lexicon = EntityLexicon(["S > Levels > Foundation level", "S > Levels > Pro level"])
+        >>> lexicon.shortened("found"), lexicon.shortened("fo"), lexicon.shortened("gold")
+        ('Foundation level', None, None)
+        """
+        word = word.lower()
+        if len(word) < 3:
+            return None
+        names = {
+            name
+            for name, _, _ in self.entities_by_group
+            if (first := _simplify(name).split()[0].lower()).startswith(word) and first != word
+        }
+        return names.pop() if len(names) == 1 else None
+
     def asks_about_part(self, text: str, names: Iterable[str]) -> bool:
         """Whether a text names a sub-heading of one of the named things ("common mistakes")."""
         words = set(terms(text))
@@ -274,6 +296,20 @@ def standalone_query(
     return question
 
 
+def in_full(question: str, lexicon: EntityLexicon) -> str:
+    """The question with "the X one" written as the named thing X shortens ("and the pro
+    one?": "and the Professional level?"), so it names it as the course does.
+
+    >>> lexicon = EntityLexicon(["S > Levels > Foundation level", "S > Levels > Pro level"])
+    >>> in_full("and the found one?", lexicon), in_full("and the money one?", lexicon)
+    ('and the Foundation level?', 'and the money one?')
+    """
+    word = _described(question)
+    if word and not lexicon.mentions(question) and (name := lexicon.shortened(word)):
+        return _DESCRIBED.sub(f"the {_simplify(name)}", question, count=1)
+    return question
+
+
 def own_words(question: str, query: str) -> str:
     """A follow-up's own words, to judge whether the course answers it. A place in a list
     ("the middle one") is a way of naming: it stands for the thing named there, which the
@@ -340,10 +376,13 @@ def _ordinal(question: str) -> tuple[int, str] | None:
     if not match:
         return None
     word, kind = match.group(1).lower(), match.group(2).lower()
-    kind = "" if kind in ("one", "option") else kind
+    kind = "" if kind in ("one", "option") or kind.startswith("of") else kind
+    kind = "level" if kind == "tier" else kind
     position = _ORDINALS[word]
     if position is None:
         return (_MIDDLE if word == "middle" else _THAT), kind
+    if word in _RANKED:  # "the top one": of the levels
+        return position, "level"
     return position, kind
 
 
@@ -368,6 +407,8 @@ def _pointed_at(
         listed = _one_kind(lexicon.mentions(answer, exact_case=True), kind)
         if len(listed) < 2:  # a list written in lower case
             listed = _one_kind(lexicon.mentions(answer), kind) or listed
+        if kind == "level" and not any("level" in name.lower() for name in listed):
+            continue  # "the top one", "the second level": a place among levels only
         at = len(listed) // 2 if position == _MIDDLE and len(listed) % 2 else position
         if len(listed) >= 2 and at != _MIDDLE and -len(listed) <= at < len(listed):
             return listed[at]

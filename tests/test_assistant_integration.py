@@ -249,6 +249,40 @@ def test_the_x_one_after_a_list_is_the_listed_thing_x_describes(assistant, quest
     assert answer.citations[0].url.endswith(f"#{anchor}"), answer.citations
 
 
+@pytest.mark.parametrize(
+    ("asked", "said", "question", "fact"),
+    [
+        (  # the top of a list of levels is its last
+            "what levels r there",
+            "There are three levels: Foundation, Professional and Advanced.",
+            "and the top one, what does that cover",
+            "data sovereignty",
+        ),
+        (  # "the second of those" is a place in the list, like "the second one"
+            "which tracks are at the professional level",
+            "The Professional level has two tracks: Data Automation and Quality Control.",
+            "what does the second of those cover",
+            "Validation Gates",
+        ),
+        (  # "the pro one" shortens the Professional level, the sibling of the first level
+            "what's the first level about",
+            "The Foundation level is the entry stage.",
+            "and the pro one",
+            "Data Automation",
+        ),
+    ],
+)
+def test_a_follow_up_names_a_thing_by_its_place_or_a_short_name(
+    assistant, asked, said, question, fact
+):
+    history = [{"role": "user", "content": asked}, {"role": "assistant", "content": said}]
+
+    answer = assistant.ask(question, history)
+
+    assert not answer.refused, answer.answer
+    assert fact in answer.answer and fact in quoted(answer), answer.answer
+
+
 def test_what_a_named_role_should_take_is_its_row(assistant):
     # the careers FAQ names data engineers too, but the role table's row says which certs
     answer = assistant.ask("what certs would suit a data engineer")
