@@ -141,7 +141,7 @@ def analyze(
     ('list', 'yes_no')
     """
     own_text = own if own is not None else text
-    named_text = names_as or text
+    named_text = _ELLIPSIS.sub(",", names_as or text)  # "dataops or finops.. what does each"
     sides = _sides(named_text) or _named_sides(named_text, named)
     return Question(
         text=text,
@@ -360,6 +360,7 @@ def _run(text: str, first: bool) -> str:
     return " ".join(runs[0] if first else runs[-1])
 
 
+_ELLIPSIS = re.compile(r"\.{2,}|…")  # a pause in chat, not the end of a sentence
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n+\s*")
 # A sentence that asks: a question mark, a wh-word, or an auxiliary or a request as its
 # first word after fillers ("so, is it..."; not "our bill is insane")

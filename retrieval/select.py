@@ -223,8 +223,15 @@ def select(
     best = _preferred(best, scored, lambda u: states_count(question, u))
     if meant := [c for c in scored if c.unit.section == question.meant]:
         best = meant[0]  # found by what it serves, not by the words it shares with the question
-    if question.need == "comparison" and (sides := _each_side(question, scored)):
-        return sides
+    if question.need == "comparison":
+        # the course's own contrast of the two ("differs from traditional data engineering
+        # by..."), else each side as the course describes it
+        found = _found_words(scored)
+        contrast = _preferred(best, scored, lambda u: _contrasts(u, question.sides, found))
+        if contrast is not best or _contrasts(best.unit, question.sides, found):
+            best = contrast
+        elif sides := _each_side(question, scored):
+            return sides
     chosen = [best]
     if is_lead_in(best.unit):
         chosen += _announced(best, scored)
@@ -572,10 +579,15 @@ def _each_side(question: Question, scored: Sequence[Candidate]) -> list[Candidat
     lost none (median comparison answer 443 -> 604 characters).
     """
     side_terms = {t for side in question.sides for t in terms(side)}
+    found = _found_words(scored)  # a word no unit uses names nothing: "the plain devops one"
     owned = []
     for side in question.sides:
         others = [o for o in question.sides if o != side]
-        own = [c for c in scored if _names(c, side) and not any(_names(c, o) for o in others)]
+        own = [
+            c
+            for c in scored
+            if _names(c, side, found) and not any(_names(c, o, found) for o in others)
+        ]
         if not own:
             return []
         owned.append((side, own))
@@ -647,10 +659,36 @@ def _side_words(side: str) -> list[str]:
     return [t for t in terms(side) if t not in _GENERIC and t not in _PEOPLE]
 
 
-def _names(candidate: Candidate, side: str) -> bool:
+_CONTRAST = re.compile(r"\b(differ\w*|unlike|compared|whereas|than)\b", re.IGNORECASE)
+
+
+def _contrasts(unit: Unit, sides: Sequence[str], found: Collection[str]) -> bool:
+    """Whether a unit sets the two sides of a comparison against each other: it names both
+    (in its text or its own heading, by the side's words that `found` units use) and says
+    how they differ ("The program differs from traditional Data Engineering by...")."""
+    if len(sides) != 2:
+        return False
+    text = f"{unit.section.split(' > ')[-1]} {unit.text}"
+    words = set(terms(text))
+    for side in sides:
+        wanted = [t for t in _side_words(side) if t in found]
+        if not wanted or not set(wanted) <= words:
+            return False
+    return _CONTRAST.search(text) is not None
+
+
+def _found_words(scored: Sequence[Candidate]) -> set[str]:
+    """The terms the units use, with their own headings."""
+    return {t for c in scored for t in terms(f"{c.unit.text} {c.unit.section.split(' > ')[-1]}")}
+
+
+def _names(candidate: Candidate, side: str, found: Collection[str] | None = None) -> bool:
     """Whether a unit (or its own heading) names a side of a comparison; a side of generic
-    words only ("same-track", "cross-track") must be written as it is."""
+    words only ("same-track", "cross-track") must be written as it is. Only the side's
+    words in `found` (those some unit uses) count, when any does."""
     wanted = _side_words(side)
+    if found is not None:
+        wanted = [t for t in wanted if t in found] or wanted
     heading = candidate.unit.section.split(" > ")[-1]
     if not wanted:
         pattern = re.compile(rf"\b{re.escape(side)}\b", re.IGNORECASE)

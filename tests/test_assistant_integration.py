@@ -224,6 +224,35 @@ def test_a_choice_between_two_tracks_quotes_both_tracks(assistant):
 
 
 @pytest.mark.parametrize(
+    ("question", "facts"),
+    [  # a pause ("..") does not end the question; "plain" names no path
+        (
+            "dataops or finops path.. what does each one focus on",
+            ["data cleaning", "cost optimisation"],
+        ),
+        (
+            "whats the difference between the security path and the plain devops one",
+            ["secure data pipelines", "continuous integration"],
+        ),
+    ],
+)
+def test_each_side_of_a_comparison_in_chat_words_is_quoted(assistant, question, facts):
+    answer = assistant.ask(question)
+
+    assert not answer.refused, answer.answer
+    for fact in facts:
+        assert fact in quoted(answer), answer.answer
+
+
+def test_a_comparison_the_course_makes_itself_is_quoted_as_it_says_it(assistant):
+    # the FAQ sets the program against traditional data engineering: that is the answer
+    answer = assistant.ask("mlops architect vs normal data engineering, whats different")
+
+    assert not answer.refused, answer.answer
+    assert "differs from traditional Data Engineering" in quoted(answer), answer.answer
+
+
+@pytest.mark.parametrize(
     ("question", "fact", "anchor"),
     [
         ("tell me about the money one", "cloud consumption", "finops-path"),
