@@ -31,7 +31,8 @@ _COUNT = re.compile(
 )
 _VERB_S = r"(?:is|was|has|does|this|its)\b"  # words ending in s that are no plural
 _LIST = re.compile(
-    r"\blist\b|\ball\s+(the\s+)?\w+s\b|\bname\s+(the|all|some)\b|\bwhat\s+(are|r)\s+(the\s+)?\w+"
+    r"\blist\b|\ball\s+(the\s+)?(\w+\s+)?\w+s\b|\bname\s+(the|all|some|every|each)\b"
+    r"|\bnames\s+of\b|\bwhat\s+(are|r)\s+(the\s+)?\w+"
     rf"|\bwhich\s+(?!{_VERB_S})(\w+\s+)?(?!{_VERB_S})\w+s\b"  # which (job) roles, not which is
     r"|\bwhat\s+(\w+\s+)?\w+s\s+(are|r|do|does|can|will)\b|\w+s\s+(are|r)\s+there\b"
     r"|\btypes\s+of\b|\bkinds\s+of\b|\b(?:in|for|of)\s+(?:each|every)\s+\w+"
@@ -139,6 +140,8 @@ def analyze(
     ('comparison', ('foundation', 'professional level'))
     >>> analyze("what are all the tracks").need, analyze("is the exam online").need
     ('list', 'yes_no')
+    >>> analyze("names of all the training companies").need, analyze("name every path").need
+    ('list', 'list')
     """
     own_text = own if own is not None else text
     named_text = _ELLIPSIS.sub(",", names_as or text)  # "dataops or finops.. what does each"
