@@ -249,7 +249,9 @@ def test_normal_questions_pass_the_guard_untouched(assistant, searches, question
     answer = assistant.ask(question)
 
     assert not looks_like_injection(question)
-    assert searches[0] == question  # searched as typed (a kind of thing asked may add a search)
+    # searched as typed (the course's word for a learner phrase may follow it, and a kind of
+    # thing asked may add a search)
+    assert searches[0].startswith(question)
     assert not answer.refused
 
 
@@ -268,7 +270,7 @@ def test_course_questions_with_instruction_like_words_are_not_taken_for_injectio
     assistant.ask(question)
 
     assert not looks_like_injection(question)
-    assert searches[0] == question
+    assert searches[0].startswith(question)  # as typed, with the thesaurus's words after it
 
 
 @pytest.mark.parametrize(
@@ -294,7 +296,8 @@ def test_a_question_of_exactly_the_limit_is_accepted_and_surrounding_space_is_ig
 ):
     assistant.ask("x" * 2000)
     assert assistant.ask("  How hard is the exam?  \n").query == "How hard is the exam?"
-    assert searches == ["x" * 2000, "How hard is the exam?"]
+    assert len(searches) == 2 and searches[0] == "x" * 2000
+    assert searches[1].startswith("How hard is the exam?")
 
 
 def test_the_length_limit_comes_from_the_settings(retriever, tmp_path):
