@@ -55,6 +55,8 @@ _KIND_ASKED = re.compile(
     re.IGNORECASE,
 )
 _GENERIC = {"level", "path", "track", "certif", "certifi", "cours", "program"}
+_ASIDE = {"though", "tho", "anyway", "exact"}  # words that ask nothing
+_ASKS_WHICH = re.compile(r"\b(which|what|who)\b", re.IGNORECASE)
 
 
 def _name_ending(names: Iterable[str]) -> set[str]:
@@ -266,8 +268,8 @@ def standalone_query(
         return f"{question} ({', '.join(_simplify(n) for n, _ in named_in_answer)})"
     named_now = lexicon.mentions(question)
     named_before = lexicon.mentions(last)
-    if not named_before:  # "which one covers lineage?" named it only in the answer
-        named_before = named_in_answer[:1]
+    if not named_before and (lexicon.kinds(last) or _ASKS_WHICH.search(last)):
+        named_before = named_in_answer[:1]  # "which track covers lineage?": the answer's one
     part_of_last = not named_now and lexicon.asks_about_part(question, (n for n, _ in named_before))
     if not part_of_last and not is_dependent(question, lexicon):
         return question
@@ -347,7 +349,8 @@ def is_dependent(question: str, lexicon: EntityLexicon) -> bool:
     if _DEPENDENT.search(question) and len(content) <= 5:
         return True
     names_something = re.search(r"\b\w*[A-Z]\w*[A-Z]\w*\b", question) is not None  # DVC, SLOs
-    return len(content) <= 1 and not names_something and not lexicon.mentions(question)
+    telling = [t for t in content if t not in _GENERIC and t not in _ASIDE]  # "at what level tho"
+    return len(telling) <= 1 and not names_something and not lexicon.mentions(question)
 
 
 def _keys(

@@ -57,6 +57,28 @@ def test_a_dependent_question_takes_the_subject_of_the_previous_one(lexicon):
     assert query.startswith("how long does it take?")
 
 
+def test_them_after_a_yes_no_is_its_topic_not_a_thing_the_answer_happened_to_name(lexicon):
+    said = "Yes, the program has hands-on labs, mostly at the Professional and Advanced levels."
+    history = [Turn("user", "r there labs"), Turn("assistant", said)]
+
+    query = standalone_query("which tools do they use in them", history, lexicon)
+
+    assert "labs" in query and "Professional" not in query
+    # but "which track covers it" asked for a thing: the answer's is the one meant
+    named = "The Professional level covers feature stores."
+    history = [Turn("user", "which level covers feature stores"), Turn("assistant", named)]
+    assert standalone_query("how long does it take", history, lexicon).endswith(
+        "(Professional level)"
+    )
+
+
+def test_a_short_question_of_generic_words_leans_on_the_last_one(lexicon):
+    history = [Turn("user", "is data lineage taught"), Turn("assistant", "Yes, it is taught.")]
+
+    assert "lineage" in standalone_query("at what level tho", history, lexicon)
+    assert standalone_query("what is the exam fee", history, lexicon) == "what is the exam fee"
+
+
 def test_which_one_after_a_list_asks_among_everything_listed(lexicon):
     listed = "The paths are the SRE path and the FinOps path [1]."
     history = [Turn("user", "what paths are there"), Turn("assistant", listed)]
