@@ -91,8 +91,9 @@ _HOLDS_DATE = re.compile(
 
 # Details a course either states or does not, each asked for by the first pattern and held by
 # a unit that matches the second: the language it is taught or examined in, whether the exam
-# is open-book, retakes, refunds, discounts and payment plans, job guarantees, reviews and
-# ratings, practice tests, and the ID an exam asks for. The course names none of them today,
+# is open-book, retakes, refunds, discounts, group rates and payment plans, job guarantees,
+# reviews and ratings, practice tests, an age limit, when results come out, how long access
+# lasts, class timings, and the ID an exam asks for. The course names none of them today,
 # so each is refused; a course that adds one (a "Retakes" FAQ) answers it.
 _DETAILS = (
     (
@@ -112,7 +113,8 @@ _DETAILS = (
     ),
     (
         r"\brefunds?\b|\bmoney\s+back\b|\bdiscounts?\b|\bcoupons?\b|\bpromo\b"
-        r"|\bscholarships?\b|\binstal+ments?\b|\bemi\b|\bpay\s+(?:monthly|in\s+parts)\b",
+        r"|\bscholarships?\b|\binstal+ments?\b|\bemi\b|\bpay\s+(?:monthly|in\s+parts)\b"
+        r"|\b(?:group|bulk|corporate|team)\s+(?:rates?|pricing|prices?|deals?)\b",
         r"\brefund|\bdiscount|\bcoupon|\bscholarship|\binstal+ment|\bpayment\s+plan",
     ),
     (r"\bguarantee[sd]?\b|\bjob\s+placements?\b|\bplacements?\b", r"\bguarantee|\bplacement"),
@@ -122,6 +124,26 @@ _DETAILS = (
         r"|\bsample\s+(?:questions?|papers?|tests?)\b|\bexam\s+dumps?\b",
         r"\bmock\s+(?:tests?|exams?)\b|\bpractice\s+(?:tests?|exams?|questions?)\b"
         r"|\bsample\s+questions?\b",
+    ),
+    (  # an age limit, when results come out, how long access lasts, class timings
+        r"\bmin(?:imum)?\s+age\b|\bage\s+(?:limit|requirement|criteria|restriction)s?\b"
+        r"|\bhow\s+old\s+(?:do|must|should)\b",
+        r"\bage\b|\byears?\s+old\b",
+    ),
+    (
+        r"\bresults?\s+(?:come|are|get|will\s+be)?\s*(?:out|declared|published|released)\b"
+        r"|\bscore\s*cards?\b",
+        r"\bresults?\b|\bscore\s*cards?\b",
+    ),
+    (
+        r"\b(?:lifetime|keep|forever)\s+access\b|\baccess\s+(?:to\s+)?(?:the\s+)?(?:recordings?"
+        r"|videos?|materials?|labs?)\b",
+        r"\b(?:lifetime|course|lab|platform|material)\s+access\b|\brecordings?\b",
+    ),
+    (
+        r"\bweekend\b|\bevening\s+(?:batch|batches|classes|sessions)\b|\bclass\s+timings?\b"
+        r"|\bbatch\s+timings?\b",
+        r"\bweekends?\b|\bevenings?\b|\btimings?\b",
     ),
     (
         r"\b(?:photo\s+)?id\s+(?:do|to|card|proof|documents?)\b|\bidentification\b|\bpassport\b",

@@ -191,7 +191,8 @@ _MONEY = re.compile(
     r"\bhow\s+much\b(?!\s+(?:time|of|demand|work|effort))"
     r"|\b(price|prices|priced|fee|fees|charge|charges|salary|salaries|pay|paid|cheap|expensive"
     r"|earn|earns|earning|earnings|wage|wages"
-    r"|discount|discounts|refund|refunds|voucher|vouchers)\b|[$€£₹]",
+    r"|discount|discounts|refund|refunds|voucher|vouchers"
+    r"|usd|dollars?|bucks|euros?|eur|inr|rupees?|gbp)\b|([$€£₹])",
     re.IGNORECASE,
 )
 _PASS_MARK = re.compile(
@@ -203,7 +204,7 @@ _PRICED = re.compile(r"\b(cost|costs)\b", re.IGNORECASE)
 # "how much is it?", "how much are they": a price, when nothing follows what is priced
 _HOW_MUCH_IS = re.compile(
     r"\bhow\s+much\s+(?:is|are|was|will|would)\s+(?:it|this|that|they|these|those|the\s+\w+)"
-    r"(?:\s+\w+)?\s*[?.!]*\s*$",
+    r"(?:\s+\w+)?(?:\s+(?:these\s+days|nowadays|now|rn|currently|today))?\s*[?.!]*\s*$",
     re.IGNORECASE,
 )
 _HOW_MUCH = re.compile(r"\bhow\s+much\b", re.IGNORECASE)
@@ -234,6 +235,10 @@ def _counted(text: str) -> str | None:
     ('money', 'money')
     >>> _counted("how much is it to renew"), _counted("how much time for the foundation")
     ('money', None)
+    >>> _counted("how much is the cka exam these days"), _counted("whats the damage, in usd")
+    ('money', 'money')
+    >>> _counted("whats the damage for the exam $$")
+    'money'
     >>> _counted("whats the pass mark for it"), _counted("what % of people pass first time")
     ('score', 'score')
     >>> _counted("how many different specialisation can u do"), _counted("how many kinds of tracks")
@@ -242,7 +247,7 @@ def _counted(text: str) -> str | None:
     ('project', 'day')
 
     """
-    words = [m for m in _MONEY.finditer(text) if m.group(1)]  # price, fee, salary...
+    words = [m for m in _MONEY.finditer(text) if m.group(1) or m.group(2)]  # price, fee, $...
     how_much = _HOW_MUCH.search(text)
     unborrowed = re.sub(r"\s*\([^)]*\)\s*$", "", text)  # without a follow-up's "(subject)"
     priced = (

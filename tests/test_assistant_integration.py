@@ -390,6 +390,14 @@ def test_exact_terms_retrieve_their_section_in_the_top_3(assistant, term, source
         "what is the passing score",
         "Can I get a refund if I cancel my enrollment?",
         "is there a discount code or coupon for the course",
+        "roughly how much in euros for the foundation exam",  # a currency asks for a price
+        "what's the damage for the pro exam $",
+        "how much is the kubernetes exam nowadays",
+        "is there a minimum age for the exam",  # details the course never states
+        "when do exam results get published",
+        "will i have lifetime access to the recordings",
+        "do they run weekend batches",
+        "any group rate for a team of 8",
         "how much does the exam cost",
         "How much does the Certified MLOps Architect exam cost?",
         "how many questions are on the exam",
