@@ -90,6 +90,8 @@ def parts(question: Question, weights: TermWeights) -> list[Question]:
         subjects = tuple(key for key in question.subjects if set(key) <= words)
         kinds = tuple(kind for kind in question.kinds if kind[0] in words)
         part = analyze(text, None, weights, subjects=subjects, kinds=kinds)
+        if part.sides and question.sides:  # "first level vs second level": as the course names them
+            part = replace(part, sides=question.sides, subjects=question.subjects)
         analysed.append(replace(part, near=question.near))
     return analysed
 

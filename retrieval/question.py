@@ -352,10 +352,12 @@ def _run(text: str, first: bool) -> str:
 
     >>> _run("what a tech lead gets", first=True)
     'tech lead'
+    >>> _run("Professional level - what changes", first=True)
+    'Professional level'
     """
     runs: list[list[str]] = [[]]
     for word in text.split():
-        bare = word.strip("?,.!:;()'\"")
+        bare = word.strip("?,.!:;()'\"-–—")  # "- what changes": a dash ends a run too
         if not bare or _ASKING.fullmatch(bare):
             runs.append([])
             continue

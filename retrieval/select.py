@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from ingest.units import Unit
 from retrieval.hybrid import ScoredChunk
-from retrieval.lexical import TermWeights, terms
+from retrieval.lexical import TermWeights, is_everyday, terms
 from retrieval.neighbours import softly_covered, synonyms
 from retrieval.question import Question
 from retrieval.scorer import Scorer
@@ -694,6 +694,10 @@ def _names(candidate: Candidate, side: str, found: Collection[str] | None = None
         pattern = re.compile(rf"\b{re.escape(side)}\b", re.IGNORECASE)
         return bool(pattern.search(candidate.unit.text) or pattern.search(heading))
     words = set(terms(candidate.unit.text)) | set(terms(heading))
+    first = side.split()[0]
+    if first[:1].isupper() and is_everyday(first):  # "Professional", not "a professional"
+        written = re.search(rf"\b{re.escape(first)}", f"{candidate.unit.text} {heading}")
+        return written is not None and all(t in words for t in wanted)
     return all(t in words for t in wanted)
 
 

@@ -244,6 +244,18 @@ def test_each_side_of_a_comparison_in_chat_words_is_quoted(assistant, question, 
         assert fact in quoted(answer), answer.answer
 
 
+def test_a_comparison_asked_with_a_second_question_still_quotes_both_sides(assistant):
+    # the thesaurus names the sides (the first level, the second level) for the whole
+    # question; its first part keeps them, and "- what changes" is not part of a side
+    answer = assistant.ask(
+        "first level vs second level - what actually changes? is the 2nd one more of the same"
+    )
+
+    assert not answer.refused, answer.answer
+    assert "Foundation level" in quoted(answer), answer.answer
+    assert "feature stores" in quoted(answer), answer.answer
+
+
 def test_a_comparison_the_course_makes_itself_is_quoted_as_it_says_it(assistant):
     # the FAQ sets the program against traditional data engineering: that is the answer
     answer = assistant.ask("mlops architect vs normal data engineering, whats different")
