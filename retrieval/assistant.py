@@ -21,6 +21,7 @@ from retrieval.followup import (
     is_dependent,
     is_generic,
     own_words,
+    shortened_names,
     standalone_query,
 )
 from retrieval.guard import check_history, check_question, small_talk, task_request
@@ -194,6 +195,9 @@ class Assistant:
         passages = self.retriever.search_in(lexical, searched)
         lexicon = self.lexicon(lexical)
         names_as = canonical(query, said_otherwise)  # "the first level": the Foundation level
+        names_as = shortened_names(  # "pro vs architect": the Professional level
+            names_as, lexicon, lambda word: lexical.weights.known(*stem([word]))
+        )
         subjects = lexicon.subjects(names_as)
         kinds = lexicon.kinds(query, listing=need_of(query) == "list")
         named = tuple(lexicon.mentions(names_as))

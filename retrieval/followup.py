@@ -188,9 +188,16 @@ class EntityLexicon:
         >>> lexicon = EntityLexicon(["S > Levels > Foundation level", "S > Levels > Pro level"])
         >>> lexicon.shortened("found"), lexicon.shortened("fo"), lexicon.shortened("gold")
         ('Foundation level', None, None)
+        >>> EntityLexicon(["S > Paths > SRE path", "S > Schools > Sreschool"]).shortened("sre")
+
         """
         word = word.lower()
         if len(word) < 3:
+            return None
+        words = {
+            w.lower() for name, _, _ in self.entities_by_group for w in _simplify(name).split()
+        }
+        if word in words:  # a name in full ("SRE", "DevSecOps"), not a short one
             return None
         names = {
             name
@@ -310,6 +317,24 @@ def in_full(question: str, lexicon: EntityLexicon) -> str:
     if word and not lexicon.mentions(question) and (name := lexicon.shortened(word)):
         return _DESCRIBED.sub(f"the {_simplify(name)}", question, count=1)
     return question
+
+
+def shortened_names(text: str, lexicon: EntityLexicon, known: Callable[[str], bool]) -> str:
+    """The text with each word the course never uses that shortens exactly one named thing's
+    first word written as that thing ("pro vs architect": "Professional level vs architect").
+
+    >>> lexicon = EntityLexicon(["S > Levels > Foundation level", "S > Levels > Pro level"])
+    >>> shortened_names("found vs pro", lexicon, lambda word: word == "pro")
+    'Foundation level vs pro'
+    """
+
+    def written(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if known(word) or (name := lexicon.shortened(word)) is None:
+            return word
+        return _simplify(name)
+
+    return re.sub(r"\b[a-zA-Z]{3,}\b", written, text)
 
 
 def own_words(question: str, query: str) -> str:

@@ -256,6 +256,15 @@ def test_a_comparison_asked_with_a_second_question_still_quotes_both_sides(assis
     assert "feature stores" in quoted(answer), answer.answer
 
 
+def test_a_short_name_is_a_side_of_a_comparison(assistant):
+    # "pro" shortens the Professional level, as no other named thing starts with it
+    answer = assistant.ask("pro vs architect level, whats in each")
+
+    assert not answer.refused, answer.answer
+    assert "feature stores" in quoted(answer), answer.answer
+    assert "enterprise data strategies" in quoted(answer), answer.answer
+
+
 def test_a_comparison_the_course_makes_itself_is_quoted_as_it_says_it(assistant):
     # the FAQ sets the program against traditional data engineering: that is the answer
     answer = assistant.ask("mlops architect vs normal data engineering, whats different")
