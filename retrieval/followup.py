@@ -147,6 +147,9 @@ class EntityLexicon:
                 if key:
                     self.entities.setdefault(name, (parent, key))
                     self.entities_by_group.append((name, parent, key))
+        self._name_words = {
+            w.lower() for name, _, _ in self.entities_by_group for w in _simplify(name).split()
+        }
 
     def subjects(self, text: str) -> tuple[tuple[str, ...], ...]:
         """Key terms of the named things a text mentions (for question analysis)."""
@@ -189,15 +192,11 @@ class EntityLexicon:
         >>> lexicon.shortened("found"), lexicon.shortened("fo"), lexicon.shortened("gold")
         ('Foundation level', None, None)
         >>> EntityLexicon(["S > Paths > SRE path", "S > Schools > Sreschool"]).shortened("sre")
-
         """
         word = word.lower()
         if len(word) < 3:
             return None
-        words = {
-            w.lower() for name, _, _ in self.entities_by_group for w in _simplify(name).split()
-        }
-        if word in words:  # a name in full ("SRE", "DevSecOps"), not a short one
+        if word in self._name_words:  # a name in full ("SRE", "DevSecOps"), not a short one
             return None
         names = {
             name
