@@ -226,11 +226,11 @@ def select(
     if question.need == "comparison":
         # the course's own contrast of the two ("differs from traditional data engineering
         # by..."), else each side as the course describes it
-        found = _found_words(scored)
+        found = _found_words(scored)  # a side's word no unit uses names nothing ("plain")
         contrast = _preferred(best, scored, lambda u: _contrasts(u, question.sides, found))
         if contrast is not best or _contrasts(best.unit, question.sides, found):
             best = contrast
-        elif sides := _each_side(question, scored):
+        elif sides := _each_side(question, scored, found):
             return sides
     chosen = [best]
     if is_lead_in(best.unit):
@@ -564,10 +564,13 @@ def _same_place(
     return same[:room]
 
 
-def _each_side(question: Question, scored: Sequence[Candidate]) -> list[Candidate]:
+def _each_side(
+    question: Question, scored: Sequence[Candidate], found: Collection[str]
+) -> list[Candidate]:
     """For "X vs Y": up to `PER_SIDE` + 2 units about each side alone (a unit naming both
     sides says what they share, not how they differ), from the side's own section when one
-    was retrieved; empty unless both sides are found.
+    was retrieved; empty unless both sides are found. A side is named by its words that some
+    unit uses (`found`): "the plain devops one" by "devops".
 
     A comparison asks what each side is: its own section in the course's order, where the
     course says what it is about, rather than whichever of its sentences shares the most
@@ -579,7 +582,6 @@ def _each_side(question: Question, scored: Sequence[Candidate]) -> list[Candidat
     lost none (median comparison answer 443 -> 604 characters).
     """
     side_terms = {t for side in question.sides for t in terms(side)}
-    found = _found_words(scored)  # a word no unit uses names nothing: "the plain devops one"
     owned = []
     for side in question.sides:
         others = [o for o in question.sides if o != side]
