@@ -183,7 +183,8 @@ class Assistant:
     def retrieve(self, question: str, turns: list[Turn]) -> Retrieved:
         """The standalone query for a checked question and the passages found for it."""
         lexical = self.retriever.lexical()  # one manifest read for the mending and the weights
-        mended = in_full(lexical.vocabulary.mend(question), self.lexicon(lexical))
+        lexicon = self.lexicon(lexical)
+        mended = in_full(lexical.vocabulary.mend(question), lexicon)
         query = lexical.vocabulary.mend(self.standalone(mended, turns, lexical))
         own = own_words(mended, query) if query != mended else None  # judge its own words
         unknown = [w for w in words_of(own or query) if not lexical.weights.known(*stem([w]))]
@@ -193,7 +194,6 @@ class Assistant:
         near = {**near, **learner_near(said_otherwise)}
         searched = expand(query, said_otherwise)
         passages = self.retriever.search_in(lexical, searched)
-        lexicon = self.lexicon(lexical)
         names_as = canonical(query, said_otherwise)  # "the first level": the Foundation level
         names_as = shortened_names(  # "pro vs architect": the Professional level
             names_as, lexicon, lambda word: lexical.weights.known(*stem([word]))

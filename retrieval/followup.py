@@ -150,6 +150,9 @@ class EntityLexicon:
         self._name_words = {
             w.lower() for name, _, _ in self.entities_by_group for w in _simplify(name).split()
         }
+        self._first_words = {  # name -> its first word, for `shortened`
+            name: _simplify(name).split()[0].lower() for name, _, _ in self.entities_by_group
+        }
 
     def subjects(self, text: str) -> tuple[tuple[str, ...], ...]:
         """Key terms of the named things a text mentions (for question analysis)."""
@@ -200,8 +203,8 @@ class EntityLexicon:
             return None
         names = {
             name
-            for name, _, _ in self.entities_by_group
-            if (first := _simplify(name).split()[0].lower()).startswith(word) and first != word
+            for name, first in self._first_words.items()
+            if first.startswith(word) and first != word
         }
         return names.pop() if len(names) == 1 else None
 
