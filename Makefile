@@ -54,7 +54,7 @@ serve: setup  ## the HTTP API and the script-tag widget
 eval: setup  ## quality report for the three retrievers side by side
 	$(BIN)/cert-assistant eval --compare
 
-train: setup  ## refit the answerer's scorers on the dev split (writes retrieval/weights.json)
+train: setup  ## refit the query adapter and the scorers on the dev split (writes retrieval/query_adapter.npz, weights.json)
 	$(BIN)/python -m evals.train
 
 bench: setup  ## latency benchmark against the plain LangChain baseline

@@ -130,9 +130,17 @@ class Settings(BaseSettings):
     )
     bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
     unit_weight: float = Field(
-        1.0, ge=0, description="Weight of the ranking by each chunk's closest unit in fusion."
+        2.0,
+        ge=0,
+        description="Weight of the ranking by each chunk's closest unit in fusion (2: with the "
+        "query adapter, the best of 1-5 on out-of-fold dev cases).",
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    query_adapter: str = Field(
+        "default",
+        description="Learned query adapter file (`python -m evals.train` writes it); `default` "
+        "is retrieval/query_adapter.npz, `none` searches with the model's own vectors.",
+    )
     candidates: int = Field(20, ge=1, description="Candidates from each ranking before fusion.")
 
     # --- answering (which units to quote and when to refuse are learned:

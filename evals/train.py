@@ -1,8 +1,12 @@
-"""Train the answerer's two scorers on the dev split and write `retrieval/weights.json`.
+"""Train the query adapter and the answerer's two scorers on the dev split.
 
 Run `python -m evals.train` (or `make train`) with an ingested index. Only the dev split is
 read: the test split stays frozen for judging. For each dev case the assistant's own path is
 followed (follow-up rewriting, mending, search); then
+
+- the **query adapter** (`evals.adapt`) learns to move each question's vector towards the
+  units that answer it, and is written to `retrieval/query_adapter.npz`; the cases are then
+  searched again with it, so the scorers learn from what the assistant will retrieve;
 
 - the **selection** scorer learns, over every unit of the retrieved passages, which units
   hold one of the case's facts;
@@ -32,6 +36,7 @@ from cert_core.settings import Settings
 from evals.dataset import Case, load_dataset
 from evals.metrics import fact_found
 from retrieval import Assistant
+from retrieval.adapter import ADAPTER_FILE, PROBE_TEXT, QueryAdapter
 from retrieval.answerability import ANSWER_FEATURES, answer_features, refused_by_rule
 from retrieval.guard import task_request
 from retrieval.injection import looks_like_injection
@@ -51,6 +56,7 @@ class Example:
     question: Any  # retrieval.question.Question
     passages: list[Any]
     weights: Any
+    searched: str = ""
 
 
 def collect(assistant: Assistant, cases: Sequence[Case]) -> list[Example]:
@@ -62,8 +68,66 @@ def collect(assistant: Assistant, cases: Sequence[Case]) -> list[Example]:
             continue
         turns = [Turn(t["role"], t["content"]) for t in case.history]
         found = assistant.retrieve(case.question, turns)
-        examples.append(Example(case, found.question(), found.passages, found.weights))
+        examples.append(
+            Example(case, found.question(), found.passages, found.weights, found.searched)
+        )
     return examples
+
+
+def adapter_examples(assistant: Assistant, examples: Sequence[Example]) -> Any:
+    """The adapter's training data: each answerable case's searched text, embedded as the
+    retriever embeds it, and the units of its expected sections that hold one of its facts
+    (cases with no such unit are left out)."""
+    import numpy as np
+
+    from evals.adapt import Examples
+
+    lexical = assistant.retriever.lexical()
+    units = lexical.units.units
+    sections = {c.id: (c.source, c.anchor) for c in lexical.index.chunks}
+    texts, answers, expected = [], [], []
+    for example in examples:
+        case = example.case
+        wanted = {(s.source, s.anchor) for s in case.expected_sections}
+        rows = [
+            row
+            for row, unit in enumerate(units)
+            if sections.get(unit.chunk_id) in wanted
+            and any(fact_found(f, unit.text) for f in case.facts)
+        ]
+        if case.refuse or not rows:
+            continue
+        texts.append(lexical.vocabulary.mend(example.searched))
+        answers.append(rows)
+        expected.append({i for i, section in sections.items() if section in wanted})
+    vectors = assistant.retriever.embedder.embed_documents(texts)
+    return Examples(
+        np.asarray(vectors, dtype=np.float32),
+        np.asarray(lexical.units._matrix),
+        answers,
+        [u.chunk_id for u in units],
+        expected,
+    )
+
+
+def train_adapter(
+    assistant: Assistant, examples: Sequence[Example], trained_on: str
+) -> QueryAdapter:
+    """Fit the query adapter on the collected dev cases; its info keeps cross-validated
+    figures of what it buys."""
+    import numpy as np
+
+    from evals.adapt import cross_validate, fit_adapter
+
+    data = adapter_examples(assistant, examples)
+    down, up = fit_adapter(data.questions, data.units, data.answers)
+    probe = assistant.retriever.embedder.embed_query(PROBE_TEXT)
+    info = {
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "trained_on": trained_on,
+        "cross_validated": cross_validate(data),
+    }
+    return QueryAdapter(down, up, np.asarray(probe), info)
 
 
 def fit(rows: list[list[float]], labels: list[int], names: Sequence[str]) -> Scorer:
@@ -198,6 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--dataset", type=Path, default=DEV, help="cases to train on (dev split)")
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="weights file to write")
+    parser.add_argument(
+        "--adapter-out", type=Path, default=ADAPTER_FILE, help="query adapter file to write"
+    )
     args = parser.parse_args(argv)
     if args.dataset.resolve().name == "test.jsonl":
         print("error: the test split is frozen: train on dev", file=sys.stderr)
@@ -205,11 +272,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     from retrieval import make_assistant
 
     try:
-        assistant = make_assistant(Settings())
-        examples = collect(assistant, load_dataset(args.dataset))
+        assistant = make_assistant(Settings(query_adapter="none"))
+        cases = load_dataset(args.dataset)
+        adapter = train_adapter(assistant, collect(assistant, cases), _shown(args.dataset))
+        adapter.save(args.adapter_out)
+        assistant.retriever.adapter = adapter  # the scorers learn from what it retrieves
+        examples = collect(assistant, cases)
     except CertAssistantError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    figures = adapter.info["cross_validated"]
+    print(
+        f"query adapter: wrote {args.adapter_out}; on held-out dev folds hit@5 "
+        f"{figures['hit@5_before']} -> {figures['hit@5_after']}, "
+        f"MRR@10 {figures['mrr@10_before']} -> {figures['mrr@10_after']}"
+    )
     weights = train(examples, _shown(args.dataset))
     args.out.write_text(json.dumps(weights, indent=2) + "\n", encoding="utf-8")
     answerable = weights["answerable"]

@@ -80,6 +80,8 @@ class Retrieved:
         counted_as: Other course words for what a count asks about (`Question.counted_as`).
         names_as: The query with learner words for the course's things written as the
             course names them (`learner_words.canonical`).
+        searched: The text searched for the passages: the query with the course's words for
+            the learner's added (`learner_words.expand`).
     """
 
     query: str
@@ -94,6 +96,7 @@ class Retrieved:
     named: tuple[tuple[str, str], ...] = ()
     counted_as: frozenset[str] = frozenset()
     names_as: str | None = None
+    searched: str = ""
 
     def question(self) -> Question:
         """The analysed question."""
@@ -241,6 +244,7 @@ class Assistant:
             named,
             asked.counted_as,
             names_as,
+            searched,
         )
 
     def _counted_as(
@@ -401,8 +405,10 @@ def make_assistant(settings: Settings) -> Assistant:
 
     Raises:
         StoreUnavailableError: The Chroma server cannot be reached.
+        AdapterError: The configured query adapter cannot be read.
     """
     from ingest import make_query_embedder, make_store
+    from retrieval.adapter import adapter_path, load_adapter
     from retrieval.llm import make_llm
 
     retriever = HybridRetriever(
@@ -417,6 +423,7 @@ def make_assistant(settings: Settings) -> Assistant:
         candidates=settings.candidates,
         model=settings.embedding_model,
         word_cache=settings.data_dir / "cache",
+        adapter=load_adapter(adapter_path(settings.query_adapter)),
     )
     return Assistant(retriever, settings, llm=make_llm(settings))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +18,13 @@ from pydantic import ConfigDict, PrivateAttr
 
 from ingest.documents import Chunk
 from ingest.units import Unit, split_units
+from retrieval.adapter import PROBE_TEXT, QueryAdapter
 from retrieval.bm25 import BM25Index
 from retrieval.lexical import TermWeights, Vocabulary
 from retrieval.neighbours import WordNeighbours
 from retrieval.unit_index import UnitIndex
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -87,6 +91,8 @@ class HybridRetriever(BaseRetriever):
         model: The embedding model's name or path, naming the cached word vectors.
         word_cache: Folder for the course words' vectors (`neighbours`); None keeps them in
             memory only.
+        adapter: The learned `QueryAdapter` applied to question vectors, or None. It is used
+            only when it was trained with the embedder's model (checked on first search).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -103,9 +109,11 @@ class HybridRetriever(BaseRetriever):
     candidates: int = 20
     model: str = ""
     word_cache: Path | None = None
+    adapter: QueryAdapter | None = None
 
     _lexical: Lexical | None = PrivateAttr(default=None)
     _neighbours: tuple[str, WordNeighbours] | None = PrivateAttr(default=None)
+    _adapter_fits: bool | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     # rankings by (index version, settings, mended query): the same query searched again (a
     # deeper search for a count, a learner asking a suggested question) costs no model call
@@ -152,6 +160,7 @@ class HybridRetriever(BaseRetriever):
             self.unit_weight,
             self.rrf_k,
             self.candidates,
+            None if self.adapter is None else self.adapter.info.get("trained_at"),
         )
 
     def forget(self) -> None:
@@ -165,7 +174,7 @@ class HybridRetriever(BaseRetriever):
         rankings: dict[str, tuple[list[tuple[Chunk, float]], float]] = {}
         similarities = None
         if self.mode != "bm25":
-            vector = self.embedder.embed_query(query)
+            vector = self._mapped(self.embedder.embed_query(query))
             hits = self.store.query(vector, self.candidates, refresh=False)  # lexical() did
             weight = self.dense_weight if self.mode == "hybrid" else 1.0  # dense alone: it ranks
             rankings["dense"] = ([(h.chunk, h.score) for h in hits], weight)
@@ -177,6 +186,19 @@ class HybridRetriever(BaseRetriever):
             weight = self.bm25_weight if self.mode == "hybrid" else 1.0
             rankings["bm25"] = (lexical.index.search(query, self.candidates), weight)
         return _fuse(rankings, self.rrf_k), similarities
+
+    def _mapped(self, vector: list[float]) -> list[float]:
+        """The question vector through the adapter, when there is one trained for this model."""
+        if self.adapter is None:
+            return vector
+        if self._adapter_fits is None:
+            self._adapter_fits = self.adapter.fits(self.embedder.embed_query(PROBE_TEXT))
+            if not self._adapter_fits:
+                log.warning(
+                    "The query adapter was trained with another embedding model: questions are "
+                    "searched without it. Retrain it with `python -m evals.train`."
+                )
+        return self.adapter.apply(vector) if self._adapter_fits else vector
 
     def lexical(self) -> Lexical:
         """The BM25 index and term weights of the active index generation."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import retrieval.answer
 from cert_core.errors import QuestionError
 from cert_core.settings import Settings
 from ingest import Chunk, ChunkStore
@@ -22,6 +23,7 @@ from retrieval import (
 )
 from retrieval.answer import Thresholds, refusal
 from retrieval.injection import looks_like_injection
+from retrieval.scorer import load_weights
 
 BASE_URL = "https://learn.example.org/mlops"
 SORRY = "Sorry, the course content doesn't cover that."
@@ -34,8 +36,18 @@ def retriever(tiny_index: ChunkStore, fake_embedder) -> HybridRetriever:
     return HybridRetriever(store=tiny_index, embedder=fake_embedder, site_base_url=BASE_URL)
 
 
+PINNED_WEIGHTS = Path(__file__).with_name("tiny-course-weights.json")
+
+
 @pytest.fixture
-def assistant(retriever: HybridRetriever, tmp_path: Path) -> Assistant:
+def assistant(
+    retriever: HybridRetriever, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Assistant:
+    """The answerer over the tiny course with the scorers pinned: the shipped ones learn
+    from the real model's (adapted) vectors, which the fake embedder does not give, so a
+    retrain must not change what these tests of the answerer's logic see."""
+    pinned = load_weights(PINNED_WEIGHTS)
+    monkeypatch.setattr(retrieval.answer, "load_weights", lambda: pinned)
     return Assistant(retriever, Settings(data_dir=tmp_path, site_base_url=BASE_URL))
 
 

@@ -394,7 +394,8 @@ def test_exact_terms_retrieve_their_section_in_the_top_3(assistant, term, source
     ]
     answer = assistant.ask(term)
     assert not answer.refused
-    assert term.rstrip("s").lower() in quoted(answer).lower()
+    # "Governance track" is answered by its row, "Track: Governance; ..."
+    assert all(word in quoted(answer).lower() for word in term.rstrip("s").lower().split())
 
 
 # --- refusals ------------------------------------------------------------------------------------
@@ -674,3 +675,38 @@ def test_a_school_is_a_provider_as_most_of_their_names_say(assistant):
 
     assert answer.answer.startswith("Devsecopsschool")
     assert answer.citations[0].url.endswith("#devsecopsschool")
+
+
+# --- the query adapter -----------------------------------------------------------------------
+
+# dev questions that an adapter fitted without them answered (5-fold, out of fold) and the
+# model's own vectors did not
+ADAPTED = [
+    ("is the material kept fresh or is it gonna be outdated stuff from years ago",
+     "updated frequently"),
+    ("i handle cloud cost stuff at my company, what certs should i get", "FinOps Specialist"),
+    ("so whats the big picture point of this whole cert thing", "machine learning lifecycle"),
+]  # fmt: skip
+
+
+def test_the_shipped_query_adapter_belongs_to_the_bundled_model(real_embedder) -> None:
+    from retrieval.adapter import ADAPTER_FILE, PROBE_TEXT, load_adapter
+
+    adapter = load_adapter(ADAPTER_FILE)
+    assert adapter is not None and adapter.fits(real_embedder.embed_query(PROBE_TEXT))
+    figures = adapter.info["cross_validated"]
+    assert figures["mrr@10_after"] > figures["mrr@10_before"]
+
+
+def test_learner_wording_is_answered_with_the_adapter_and_missed_without(
+    assistant: Assistant, real_index: Path
+) -> None:
+    plain = make_assistant(Settings(data_dir=real_index, query_adapter="none"))
+    try:
+        for question, fact in ADAPTED:
+            answer = assistant.ask(question)
+            assert fact in answer.answer and fact in quoted(answer), (question, answer.answer)
+        missed = [q for q, fact in ADAPTED if fact not in quoted(plain.ask(q))]
+    finally:
+        plain.retriever.store.client.close()
+    assert missed == [q for q, _ in ADAPTED]

@@ -185,8 +185,8 @@ def test_the_shipped_thesaurus_never_maps_what_the_course_does_not_say(question,
         ),
         (  # the retrained scorers answer "total fresher, where do i start" without it too
             "total noob with zero experience, can i start",
-            "structured entry path",
-            "who-should-pursue-it",
+            "no formal prerequisites",
+            "does-the-foundation-level-have-any-prerequisites",
         ),
     ],
 )

@@ -16,6 +16,7 @@ from cert_core.settings import Settings
 from evals import train as training
 from evals.dataset import SPLITS, Case, load_dataset
 from retrieval import make_assistant
+from retrieval.adapter import ADAPTER_FILE, PROBE_TEXT, load_adapter
 from retrieval.answerability import ANSWER_FEATURES
 from retrieval.guard import task_request
 from retrieval.injection import looks_like_injection
@@ -102,13 +103,22 @@ def trained_by_main(
     real_index: Path, small_dev: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict:
     """`python -m evals.train --dataset SMALL --out OUT` run once against the real index."""
-    out = tmp_path_factory.mktemp("trained") / "weights.json"
-    shipped = digest(WEIGHTS_FILE)
+    folder = tmp_path_factory.mktemp("trained")
+    out, adapter = folder / "weights.json", folder / "adapter.npz"
+    shipped = (digest(WEIGHTS_FILE), digest(ADAPTER_FILE))
     stdout = io.StringIO()
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(stdout):
         patch.setenv("CERT_ASSISTANT_DATA_DIR", str(real_index))
-        code = training.main(["--dataset", str(small_dev), "--out", str(out)])
-    return {"code": code, "out": out, "stdout": stdout.getvalue(), "shipped": shipped}
+        code = training.main(
+            ["--dataset", str(small_dev), "--out", str(out), "--adapter-out", str(adapter)]
+        )
+    return {
+        "code": code,
+        "out": out,
+        "adapter": adapter,
+        "stdout": stdout.getvalue(),
+        "shipped": shipped,
+    }
 
 
 def test_main_writes_the_weights_file_given_with_out(trained_by_main: dict) -> None:
@@ -119,7 +129,24 @@ def test_main_writes_the_weights_file_given_with_out(trained_by_main: dict) -> N
     weights = load_weights(out)
     assert weights.select.features == UNIT_FEATURES
     assert weights.answerable.features == ANSWER_FEATURES
-    assert digest(WEIGHTS_FILE) == trained_by_main["shipped"]  # the shipped file untouched
+    # the shipped files untouched
+    assert (digest(WEIGHTS_FILE), digest(ADAPTER_FILE)) == trained_by_main["shipped"]
+
+
+def test_main_writes_a_query_adapter_for_the_model_it_searched_with(
+    trained_by_main: dict, real_embedder
+) -> None:
+    adapter = load_adapter(trained_by_main["adapter"])
+    assert adapter is not None
+    assert adapter.fits(real_embedder.embed_query(PROBE_TEXT))
+    assert adapter.info["trained_on"].endswith("small-dev.jsonl")
+    figures = adapter.info["cross_validated"]
+    assert figures["cases"] >= ANSWERABLE - 2  # the answerable cases with an answer unit
+    assert f"query adapter: wrote {trained_by_main['adapter']}" in trained_by_main["stdout"]
+    assert (
+        f"MRR@10 {figures['mrr@10_before']} -> {figures['mrr@10_after']}"
+        in (trained_by_main["stdout"])
+    )
 
 
 def test_the_weights_file_records_the_dataset_it_was_trained_on(trained_by_main: dict) -> None:
