@@ -14,10 +14,12 @@ another model's vectors: `fits` compares it with the configured model's.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,11 @@ class QueryAdapter:
     up: np.ndarray
     probe: np.ndarray
     info: Mapping[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def digest(self) -> str:
+        """A short hash of the matrices: which adapter a kept search was made with."""
+        return hashlib.sha256(self.down.tobytes() + self.up.tobytes()).hexdigest()[:16]
 
     @property
     def dimension(self) -> int:

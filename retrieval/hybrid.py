@@ -113,7 +113,7 @@ class HybridRetriever(BaseRetriever):
 
     _lexical: Lexical | None = PrivateAttr(default=None)
     _neighbours: tuple[str, WordNeighbours] | None = PrivateAttr(default=None)
-    _adapter_fits: bool | None = PrivateAttr(default=None)
+    _adapter_fits: tuple[str, bool] | None = PrivateAttr(default=None)  # (digest, fits)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     # rankings by (index version, settings, mended query): the same query searched again (a
     # deeper search for a count, a learner asking a suggested question) costs no model call
@@ -160,7 +160,7 @@ class HybridRetriever(BaseRetriever):
             self.unit_weight,
             self.rrf_k,
             self.candidates,
-            None if self.adapter is None else self.adapter.info.get("trained_at"),
+            None if self.adapter is None else self.adapter.digest,
         )
 
     def forget(self) -> None:
@@ -191,14 +191,16 @@ class HybridRetriever(BaseRetriever):
         """The question vector through the adapter, when there is one trained for this model."""
         if self.adapter is None:
             return vector
-        if self._adapter_fits is None:
-            self._adapter_fits = self.adapter.fits(self.embedder.embed_query(PROBE_TEXT))
-            if not self._adapter_fits:
+        adapter = self.adapter
+        if self._adapter_fits is None or self._adapter_fits[0] != adapter.digest:
+            fits = adapter.fits(self.embedder.embed_query(PROBE_TEXT))  # checked once an adapter
+            self._adapter_fits = (adapter.digest, fits)
+            if not fits:
                 log.warning(
                     "The query adapter was trained with another embedding model: questions are "
                     "searched without it. Retrain it with `python -m evals.train`."
                 )
-        return self.adapter.apply(vector) if self._adapter_fits else vector
+        return adapter.apply(vector) if self._adapter_fits[1] else vector
 
     def lexical(self) -> Lexical:
         """The BM25 index and term weights of the active index generation."""

@@ -173,3 +173,30 @@ def test_the_answerability_scorer_learns_only_the_cases_no_rule_refuses(real_ind
         for w in (without, with_ruled)
     ]
     assert counted[0] == counted[1]
+
+
+def test_the_scorers_learn_from_searches_by_adapters_that_never_saw_the_case(
+    real_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import evals.adapt
+
+    fitted_on: list[int] = []
+    fit = evals.adapt.fit_adapter
+
+    def recording_fit(questions, units, answers, **options):
+        fitted_on.append(len(questions))
+        return fit(questions, units, answers, **options)
+
+    monkeypatch.setattr(evals.adapt, "fit_adapter", recording_fit)
+    assistant = make_assistant(Settings(data_dir=real_index, query_adapter="none"))
+    try:
+        cases = few_dev_cases()
+        first = training.collect(assistant, cases)
+        everything = len(training.adapter_examples(assistant, first).answers)
+        examples = training.cross_fitted(assistant, cases, first)
+    finally:
+        assistant.retriever.store.client.close()
+
+    assert [e.case.id for e in examples] == [e.case.id for e in first]
+    assert len(fitted_on) == 5 and all(0 < n < everything for n in fitted_on)
+    assert sum(everything - n for n in fitted_on) == everything  # each case left out once
