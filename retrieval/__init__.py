@@ -1,6 +1,6 @@
 """Retrieval and answering: hybrid search over the index, cited answers, follow-ups, refusals."""
 
-from retrieval.assistant import Assistant, IndexInfo, make_assistant
+from retrieval.assistant import Assistant, IndexInfo, make_assistant, make_retriever
 from retrieval.hybrid import HybridRetriever, ScoredChunk
 from retrieval.types import (
     Answer,
@@ -27,4 +27,5 @@ __all__ = [
     "TextEvent",
     "Turn",
     "make_assistant",
+    "make_retriever",
 ]

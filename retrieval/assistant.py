@@ -8,11 +8,12 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cert_core.settings import Settings
 from ingest.documents import Chunk
 from ingest.units import Unit
+from retrieval.adapter import adapter_path, load_adapter
 from retrieval.answer import Thresholds, compose_answer, refusal, small_talk_reply
 from retrieval.followup import (
     EntityLexicon,
@@ -42,6 +43,11 @@ from retrieval.select import (
     row_name,
 )
 from retrieval.types import Answer, CitationsEvent, DoneEvent, Event, TextEvent, Turn
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+    from ingest.store import ChunkStore
 
 log = logging.getLogger(__name__)
 DEEPER = 30  # chunks searched for a count or duration whose number the first ones lack
@@ -408,12 +414,26 @@ def make_assistant(settings: Settings) -> Assistant:
         AdapterError: The configured query adapter cannot be read.
     """
     from ingest import make_query_embedder, make_store
-    from retrieval.adapter import adapter_path, load_adapter
     from retrieval.llm import make_llm
 
-    retriever = HybridRetriever(
-        store=make_store(settings),
-        embedder=make_query_embedder(settings),
+    retriever = make_retriever(settings, make_store(settings), make_query_embedder(settings))
+    return Assistant(retriever, settings, llm=make_llm(settings))
+
+
+def make_retriever(
+    settings: Settings,
+    store: ChunkStore,
+    embedder: Embeddings,
+    kind: type[HybridRetriever] = HybridRetriever,
+) -> HybridRetriever:
+    """The retriever the settings describe (weights, depth, query adapter) over a store.
+
+    Raises:
+        AdapterError: The configured query adapter cannot be read.
+    """
+    return kind(
+        store=store,
+        embedder=embedder,
         site_base_url=settings.site_base_url,
         k=settings.top_k,
         dense_weight=settings.dense_weight,
@@ -425,7 +445,6 @@ def make_assistant(settings: Settings) -> Assistant:
         word_cache=settings.data_dir / "cache",
         adapter=load_adapter(adapter_path(settings.query_adapter)),
     )
-    return Assistant(retriever, settings, llm=make_llm(settings))
 
 
 def _merge(*rankings: list[ScoredChunk]) -> list[ScoredChunk]:
