@@ -211,7 +211,7 @@ def select(
     if named := _named_now(question) or list(numbered):
         best = _preferred(best, scored, lambda u: _mentions(u, named) and gives_number(question, u))
     if question.need == "list":  # what X covers comes from X's own section
-        best = _preferred(best, scored, lambda u: home(question, u) == 1)
+        best = _at_home(question, best, scored)
         if question.kinds and not question.subjects:  # "list the paths": the paths' own section
             best = _preferred(best, scored, lambda u: u.section in _groups(question))
     # "what certs should a data engineer take": the Data Engineer row, whose column says it,
@@ -274,6 +274,17 @@ def _preferred(
         return best
     fitting = next((c for c in scored if fits(c.unit)), None)
     return fitting if fitting and fitting.probability >= 0.5 * best.probability else best
+
+
+def _at_home(question: Question, best: Candidate, scored: Sequence[Candidate]) -> Candidate:
+    """For a list about a thing: the best unit of the thing's own place ("what does the SRE
+    path cover": the SRE path section), unless the best unit says more of what is asked
+    ("which DataOps practices is it aligned with": the sentence naming the practices it is
+    aligned with, not the DataOps path; "what job titles do data engineers move into": the
+    careers answer, not the Data Engineer row of certifications)."""
+    homed = _preferred(best, scored, lambda u: home(question, u) == 1)
+    asked = "context_coverage"
+    return homed if homed.features[asked] >= best.features[asked] else best
 
 
 def row_name(text: str) -> str:

@@ -535,6 +535,32 @@ def test_a_named_row_with_a_column_of_what_is_asked_is_the_answer() -> None:
     assert first("what do data engineers become") == careers.chunk.text
 
 
+def test_a_list_about_a_thing_comes_from_its_own_section_unless_another_says_what_is_asked():
+    aligned = passage(
+        "The program is aligned with modern DataOps practices: data-as-code and lineage.",
+        [0.9],
+        "Guide > What the certification is",
+    )
+    path = passage(
+        "The DataOps path builds automated pipelines for data cleaning and versioning.",
+        [0.6],
+        "Guide > Learning paths > DataOps path",
+    )
+    others = ["The exam is taken online.", "Renewal comes every two years.", "Labs use DVC."]
+    weights = TermWeights([*(p.chunk.embedding_text for p in (aligned, path)), *others])
+
+    def first(question: str) -> str:
+        asked = analyze(question, None, weights, subjects=(("dataop",),))
+        return select(asked, [aligned, path], weights, BY_SIMILARITY)[0].unit.text
+
+    # what the DataOps path covers is in its own section, though another unit scores higher
+    assert first("list what the dataops path covers") == path.chunk.text
+    # the practices the program is aligned with are where the course says so
+    assert first("which modern dataops practices is the program aligned with, list them") == (
+        aligned.chunk.text
+    )
+
+
 def test_a_comparison_of_sides_in_generic_words_quotes_each_side() -> None:
     same = passage("Same-track progression means going deeper.", [0.6], "Guide > Same-track")
     cross = passage("Cross-track expansion means going wider.", [0.5], "Guide > Cross-track")
