@@ -155,13 +155,18 @@ _ASKS_DETAIL = [(re.compile(a, re.IGNORECASE), re.compile(h, re.IGNORECASE)) for
 
 def lacks_asked_kind(question: Question, chosen: Sequence[Candidate]) -> bool:
     """Whether the question asks for a person, a date or a detail of `_DETAILS` and no chosen
-    unit names one.
+    unit names one. A "who" that asks for a named thing of a kind (`Question.meant`, a
+    training provider) asks for no person.
 
     >>> from retrieval.question import analyze
     >>> lacks_asked_kind(analyze("who founded aiopsschool"), [])
     True
     >>> lacks_asked_kind(analyze("when does the next batch start"), [])
     True
+    >>> from dataclasses import replace
+    >>> asked = analyze("who teaches that, any of the training orgs")
+    >>> lacks_asked_kind(asked, []), lacks_asked_kind(replace(asked, meant="G > Orgs > A"), [])
+    (True, False)
     >>> any(lacks_asked_kind(analyze(q), []) for q in (
     ...     "who is the governance track for", "who trains people for sre",
     ...     "when do i renew", "who's the data automation one meant for"))
@@ -169,7 +174,10 @@ def lacks_asked_kind(question: Question, chosen: Sequence[Candidate]) -> bool:
     """
     text = question.text
     quoted = " ".join(c.unit.text for c in chosen)
-    for asks, holds in ((_ASKS_PERSON, _HOLDS_PERSON), (_ASKS_DATE, _HOLDS_DATE), *_ASKS_DETAIL):
+    # "who teaches that, any of the training orgs?": a named thing of the kind asked for (a
+    # provider) is the answer, not a person
+    person = [] if question.meant else [(_ASKS_PERSON, _HOLDS_PERSON)]
+    for asks, holds in (*person, (_ASKS_DATE, _HOLDS_DATE), *_ASKS_DETAIL):
         if asks.search(text) and not holds.search(quoted):
             return True
     return False

@@ -51,6 +51,7 @@ _ASKING_WORDS = re.compile(
 )
 _KIND_ASKED = re.compile(
     r"\b(?:which|what|any|how\s+many|who|(?:is|are)\s+there\s+(?:a|an|one))\s+"
+    r"(?:(?:one\s+)?of\s+(?:the|those|these|them|your)\s+)?"  # "any of the training places"
     r"((?:[\w-]+\s+){0,1}[\w-]+)",
     re.IGNORECASE,
 )
@@ -176,6 +177,8 @@ class EntityLexicon:
         (('train', 'G > Training providers'),)
         >>> lexicon.kinds("learning paths list", listing=True)
         (('path', 'G > Paths'),)
+        >>> lexicon.kinds("do any of the training places do that")
+        (('train', 'G > Training providers'),)
         """
         asked = {term for match in _KIND_ASKED.finditer(text) for term in terms(match.group(1))}
         if listing:

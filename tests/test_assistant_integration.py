@@ -333,6 +333,33 @@ def test_a_follow_up_names_a_thing_by_its_place_or_a_short_name(
     assert fact in answer.answer and fact in quoted(answer), answer.answer
 
 
+@pytest.mark.parametrize(
+    ("said", "question", "provider"),
+    [
+        (
+            "The SRE path is about the reliability and observability of models in production.",
+            "any of the training companies specialise in that?",
+            "Sreschool",
+        ),
+        (  # "who teaches" asks for the provider here, not for a person the course never names
+            "Securing data pipelines and protecting model weights are the DevSecOps path's job.",
+            "who teaches that, any of the training orgs?",
+            "Devsecopsschool",
+        ),
+    ],
+)
+def test_a_follow_up_asking_which_training_place_covers_it_names_the_provider(
+    assistant, said, question, provider
+):
+    history = [{"role": "user", "content": "what is that path about"}]
+    history.append({"role": "assistant", "content": said})
+
+    answer = assistant.ask(question, history)
+
+    assert not answer.refused, answer.answer
+    assert provider in answer.answer and provider in quoted(answer), answer.answer
+
+
 def test_what_a_named_role_should_take_is_its_row(assistant):
     # the careers FAQ names data engineers too, but the role table's row says which certs
     answer = assistant.ask("what certs would suit a data engineer")
