@@ -118,21 +118,35 @@ def cross_fitted(
 ) -> list[Example]:
     """The cases searched again, each fold with an adapter fitted on the other folds'
     examples from the first search (`first`, made without an adapter)."""
+    fold = fold_of(cases, folds)
+    searched: dict[str, Example] = {}
+    for k in range(folds):
+        assistant.retriever.adapter = fold_adapter(assistant, first, fold, k)
+        held = [c for c in cases if fold[c.id] == k]
+        searched.update((e.case.id, e) for e in collect(assistant, held))
+    return [searched[c.id] for c in cases if c.id in searched]
+
+
+def fold_of(cases: Sequence[Case], folds: int = 5) -> dict[str, int]:
+    """Each case's fold (0 to `folds` - 1): a seeded shuffle cut in equal parts."""
+    import numpy as np
+
+    order = np.random.RandomState(SEED).permutation(len(cases))
+    return {cases[i].id: k for k, part in enumerate(np.array_split(order, folds)) for i in part}
+
+
+def fold_adapter(
+    assistant: Assistant, first: Sequence[Example], fold: dict[str, int], k: int
+) -> QueryAdapter:
+    """A query adapter fitted on the examples of every fold but `k`."""
     import numpy as np
 
     from evals.adapt import fit_adapter
 
-    order = np.random.RandomState(SEED).permutation(len(cases))
-    fold = {cases[i].id: k for k, part in enumerate(np.array_split(order, folds)) for i in part}
+    data = adapter_examples(assistant, [e for e in first if fold[e.case.id] != k])
+    down, up = fit_adapter(data.questions, data.units, data.answers)
     probe = np.asarray(assistant.retriever.embedder.embed_query(PROBE_TEXT))
-    searched: dict[str, Example] = {}
-    for k in range(folds):
-        data = adapter_examples(assistant, [e for e in first if fold[e.case.id] != k])
-        down, up = fit_adapter(data.questions, data.units, data.answers)
-        assistant.retriever.adapter = QueryAdapter(down, up, probe, {"fold": k})
-        held = [c for c in cases if fold[c.id] == k]
-        searched.update((e.case.id, e) for e in collect(assistant, held))
-    return [searched[c.id] for c in cases if c.id in searched]
+    return QueryAdapter(down, up, probe, {"fold": k})
 
 
 def train_adapter(

@@ -200,3 +200,50 @@ def test_the_scorers_learn_from_searches_by_adapters_that_never_saw_the_case(
     assert [e.case.id for e in examples] == [e.case.id for e in first]
     assert len(fitted_on) == 5 and all(0 < n < everything for n in fitted_on)
     assert sum(everything - n for n in fitted_on) == everything  # each case left out once
+
+
+def test_out_of_fold_answers_each_case_with_an_adapter_that_never_saw_it(
+    real_index: Path, small_dev: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evals import out_of_fold
+    from evals.dataset import load_split
+
+    searched_with: dict[str, object] = {}
+    fitted_without: dict[int, set[str]] = {}
+    fold_adapter = training.fold_adapter
+
+    def recording_adapter(assistant, first, fold, k):
+        fitted_without[k] = {e.case.id for e in first if fold[e.case.id] == k}
+        return fold_adapter(assistant, first, fold, k)
+
+    monkeypatch.setattr(out_of_fold, "fold_adapter", recording_adapter)
+    assistant = make_assistant(Settings(data_dir=real_index))
+    shipped = assistant.retriever.adapter
+    ask = assistant.ask
+
+    def recording_ask(question, history=None):
+        searched_with[question] = assistant.retriever.adapter
+        return ask(question, history)
+
+    monkeypatch.setattr(assistant, "ask", recording_ask)
+    split = load_split(small_dev, "small")
+    try:
+        run = out_of_fold.out_of_fold(assistant, split)
+    finally:
+        assistant.retriever.store.client.close()
+
+    results = run.results["small-out-of-fold"]["hybrid"]
+    assert [r.id for r in results] == [c.id for c in split.cases]  # every case, once, in order
+    assert set().union(*fitted_without.values()) == {c.id for c in split.cases}
+    for case in split.cases:
+        adapter = searched_with[case.question]
+        assert adapter is not None and adapter is not shipped
+        assert case.id in fitted_without[adapter.info["fold"]]  # its fold was left out
+    assert assistant.retriever.adapter is shipped
+
+
+def test_out_of_fold_refuses_the_frozen_test_split(capsys: pytest.CaptureFixture[str]) -> None:
+    from evals import out_of_fold
+
+    assert out_of_fold.main(["--dataset", str(SPLITS["test"])]) == 2
+    assert "test split is frozen" in capsys.readouterr().err
