@@ -25,10 +25,8 @@ from evals.report import build_report, write_report
 from evals.results import CaseResult, Run
 from evals.runner import evaluate
 from evals.tables import format_table
-from evals.train import collect, fold_adapter, fold_of
+from evals.train import FOLDS, collect, fold_adapter, fold_of
 from retrieval import Assistant
-
-FOLDS = 5
 
 
 def out_of_fold(assistant: Assistant, split: Split, folds: int = FOLDS) -> Run:

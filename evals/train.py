@@ -49,6 +49,8 @@ from retrieval.types import Turn
 
 DEV = Path(__file__).resolve().with_name("dev.jsonl")
 SEED = 0
+FOLDS = 5
+"""Folds of the dev cases: the scorers' cross-fitted searches and `evals.out_of_fold`."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def adapter_examples(assistant: Assistant, examples: Sequence[Example]) -> Any:
 
 
 def cross_fitted(
-    assistant: Assistant, cases: Sequence[Case], first: Sequence[Example], folds: int = 5
+    assistant: Assistant, cases: Sequence[Case], first: Sequence[Example], folds: int = FOLDS
 ) -> list[Example]:
     """The cases searched again, each fold with an adapter fitted on the other folds'
     examples from the first search (`first`, made without an adapter)."""
@@ -127,7 +129,7 @@ def cross_fitted(
     return [searched[c.id] for c in cases if c.id in searched]
 
 
-def fold_of(cases: Sequence[Case], folds: int = 5) -> dict[str, int]:
+def fold_of(cases: Sequence[Case], folds: int = FOLDS) -> dict[str, int]:
     """Each case's fold (0 to `folds` - 1): a seeded shuffle cut in equal parts."""
     import numpy as np
 
