@@ -202,7 +202,7 @@ class ChunkStore(LeaseRecords):
     @_reports_damage
     def manifest(self) -> Manifest | None:
         """The manifest of the active generation, or None before the first ingest."""
-        meta = self._manifest_collection().metadata or {}
+        meta = self._manifest_metadata()
         if "active" not in meta:
             return None
         return Manifest(**{k: meta[k] for k in Manifest.__dataclass_fields__ if k in meta})
@@ -364,6 +364,50 @@ class ChunkStore(LeaseRecords):
                 if attempt:
                     raise
         return [Hit(chunk, 1.0 - distance) for chunk, distance in found]
+
+    @_reports_damage
+    def nearest(
+        self, embedding: Sequence[float], k: int, refresh: bool = True
+    ) -> list[tuple[str, float]]:
+        """`query` for a caller that holds the chunks already (the retriever does, for BM25):
+        the same `k` nearest, best first, but their ids only, the text left in the store.
+        Reading the texts back is half the cost of a query.
+
+        Returns:
+            (chunk id, similarity) pairs.
+        """
+        for attempt in range(2):
+            if refresh or attempt or self._collection is None:
+                self.refresh()
+            try:
+                overlay = self._overlay
+                hidden = len(overlay.superseded) if overlay else 0
+                found = self._nearest_ids(self._collection, embedding, k + hidden)
+                if overlay is not None:
+                    on_top = self._nearest_ids(overlay.chunks, embedding, k)
+                    found = merge_hits(found, on_top, overlay.superseded, str, k)
+                break
+            except Exception:  # a generation dropped under us by another ingest
+                self._active = None
+                if attempt:
+                    raise
+        return [(chunk_id, 1.0 - distance) for chunk_id, distance in found]
+
+    def _nearest_ids(
+        self, collection: Any, embedding: Sequence[float], k: int
+    ) -> list[tuple[str, float]]:
+        """(chunk id, cosine distance) of the `k` records nearest to a vector (record ids
+        are `<chunk id>@<version>`, see `_add`)."""
+        result = collection.query(
+            query_embeddings=[list(embedding)],
+            n_results=k,
+            where=visible_at(self._seen),
+            include=["distances"],
+        )
+        return [
+            (record.rsplit("@", 1)[0], float(distance))
+            for record, distance in zip(result["ids"][0], result["distances"][0], strict=True)
+        ]
 
     def _nearest(
         self, collection: Any, embedding: Sequence[float], k: int
@@ -725,6 +769,18 @@ class ChunkStore(LeaseRecords):
         )
 
     # --- internals -------------------------------------------------------------------------
+    def _manifest_metadata(self) -> dict[str, Any]:
+        """The manifest collection's metadata. Read on every question, so through the plain
+        lookup (a third of the cost of `get_or_create_collection`); a missing collection, or
+        any error, goes the careful way, which creates it or names what is wrong."""
+        try:
+            collection = self.client.get_collection(
+                f"{self.prefix}-manifest", embedding_function=None
+            )
+        except Exception:
+            collection = self._manifest_collection()
+        return collection.metadata or {}
+
     def _manifest_collection(self) -> Any:
         try:
             return self.client.get_or_create_collection(

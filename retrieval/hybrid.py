@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -69,6 +70,7 @@ class Lexical:
     weights: TermWeights
     vocabulary: Vocabulary
     units: UnitIndex
+    chunks: Mapping[str, Chunk]  # by id: the store answers a vector query with ids
 
 
 class HybridRetriever(BaseRetriever):
@@ -175,9 +177,11 @@ class HybridRetriever(BaseRetriever):
         similarities = None
         if self.mode != "bm25":
             vector = self._mapped(self.embedder.embed_query(query))
-            hits = self.store.query(vector, self.candidates, refresh=False)  # lexical() did
+            # ids only: the generation's chunks are in memory already (lexical() read them)
+            nearest = self.store.nearest(vector, self.candidates, refresh=False)
+            hits = [(lexical.chunks[i], score) for i, score in nearest if i in lexical.chunks]
             weight = self.dense_weight if self.mode == "hybrid" else 1.0  # dense alone: it ranks
-            rankings["dense"] = ([(h.chunk, h.score) for h in hits], weight)
+            rankings["dense"] = (hits, weight)
             similarities = lexical.units.similarities(vector)
             if self.mode == "hybrid":
                 ranking = _by_best_unit(lexical, similarities)[: self.candidates]
@@ -216,6 +220,7 @@ class HybridRetriever(BaseRetriever):
                     TermWeights(texts),
                     Vocabulary(texts),
                     UnitIndex(self._units(chunks)),
+                    {c.id: c for c in chunks},
                 )
             return self._lexical
 
@@ -278,7 +283,7 @@ def _by_best_unit(lexical: Lexical, similarities: Any) -> list[tuple[Chunk, floa
         value = float(similarities[row])
         if value > best.get(unit.chunk_id, -2.0):
             best[unit.chunk_id] = value
-    chunks = {c.id: c for c in lexical.index.chunks}
+    chunks = lexical.chunks
     ranked = sorted((v, i) for i, v in best.items() if i in chunks)
     return [(chunks[i], v) for v, i in reversed(ranked)]
 

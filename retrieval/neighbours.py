@@ -31,6 +31,9 @@ NEAREST = 3
 Near = tuple[tuple[str, float], ...]
 """Stems of the nearest course words with their cosine similarity, nearest first."""
 
+SHORTLIST = 8
+"""The words sorted for one asked word, as a multiple of NEAREST (see `_nearest_first`)."""
+
 ASKED_KEPT = 4096
 """Most asked words whose vectors are kept (about 6 MB); past it they are embedded afresh."""
 
@@ -181,12 +184,31 @@ class WordNeighbours:
             return {}
         similarities = self._vectors(asked) @ self._matrix.T
         found: dict[str, Near] = {}
+        # Words share stems ("cost", "costs"): the NEAREST stems are among the nearest few
+        # times as many words, so only those are sorted (the whole vocabulary when it is short).
+        shortlist = min(len(self.words), NEAREST * SHORTLIST)
         for word, term, row in zip(asked, stem(asked), similarities, strict=True):
             best: dict[str, float] = {}
-            for i in np.argsort(-row):
+            for i in _nearest_first(row, shortlist):
                 if len(best) == NEAREST:
                     break
                 best.setdefault(self._stems[i], round(float(row[i]), 3))
             found.setdefault(term, tuple(best.items()))
             log.debug("%s is nearest to %s", word, best)
         return found
+
+
+def _nearest_first(row: np.ndarray, shortlist: int) -> Iterable[int]:
+    """Indices of a similarity row, highest first: the top `shortlist` found without sorting
+    the whole row, the rest sorted only if a caller reads past them.
+
+    >>> [int(i) for i in _nearest_first(np.array([0.1, 0.9, 0.5, 0.7]), 2)]
+    [1, 3, 2, 0]
+    """
+    if shortlist >= len(row):
+        yield from np.argsort(-row)
+        return
+    top = np.argpartition(-row, shortlist)[:shortlist]
+    yield from top[np.argsort(-row[top])]
+    rest = np.setdiff1d(np.arange(len(row)), top, assume_unique=True)
+    yield from rest[np.argsort(-row[rest])]

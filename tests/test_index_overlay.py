@@ -67,6 +67,7 @@ def view(data: Path, embedder) -> dict:
                 untied([(h.chunk.id, h.score) for h in store.query(vector(q), 3)])
                 for q in QUESTIONS
             ],
+            "nearest": [untied(store.nearest(vector(q), 3)) for q in QUESTIONS],  # ids only
             "hybrid": [
                 untied([(s.chunk.id, s.score) for s in hybrid.search(q)]) for q in QUESTIONS
             ],
@@ -156,7 +157,9 @@ def test_edits_through_overlays_read_exactly_as_a_fresh_ingest(
             base,
         )  # base kept, overlay on
         assert base_records(data, base) == base_size  # the collection readers use: untouched
-        assert view(data, fake_embedder) == fresh_view(course, tmp_path, fake_embedder)
+        seen = view(data, fake_embedder)
+        assert seen == fresh_view(course, tmp_path, fake_embedder)
+        assert seen["nearest"] == seen["hits"]  # the ids-only query finds what `query` does
 
 
 def test_an_overlay_past_a_quarter_of_the_base_is_compacted_into_a_new_generation(
