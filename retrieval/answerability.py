@@ -199,6 +199,8 @@ def answer_features(
     heading = set(terms(passage.chunk.section))
     own = list(question.own_weighted or question.weighted)
     near = synonyms(question.near)
+    if question.counted and question.counted_as:  # "how many tiers": the course counts levels
+        near[question.counted] = tuple((term, 1.0) for term in sorted(question.counted_as))
 
     def unknown(term: str) -> bool:  # neither the course's word nor one of its synonyms
         return not weights.known(term) and not near.get(term)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -172,6 +173,18 @@ def test_answer_features_are_the_declared_features(weights: TermWeights) -> None
     assert tuple(values) == ANSWER_FEATURES
     assert values["number_missing"] == 0.0
     assert values["unit_sim"] == values["chunk_sim"] == values["top_closeness"] == 0.7
+
+
+def test_a_count_in_other_words_is_covered_by_the_course_words_it_counts_as() -> None:
+    course = TermWeights([*COURSE, "The certification has three levels."])
+    text = "The certification has three levels: Foundation, Professional and Advanced."
+    asked = analyze("how many tiers are there", None, course)
+    assert asked.counted == "tier"
+    alone = features_for(asked, text, course)
+    counted = features_for(replace(asked, counted_as=frozenset({"level"})), text, course)
+    # "tiers" is a word the course never uses; counted as levels, the passage holds it
+    assert alone["unit_coverage"] < 0.1 and alone["unknown_share"] > 0.9
+    assert counted["unit_coverage"] > 0.9 and counted["unknown_share"] < 0.1
 
 
 def test_number_missing_marks_an_unanswered_amount(weights: TermWeights) -> None:
