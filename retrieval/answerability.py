@@ -78,7 +78,8 @@ _HOLDS_PERSON = re.compile(
 _ASKS_DATE = re.compile(
     r"\bwhen\s+(?:does|do|is|are|will|can)\b[^?.!]*?\b(?:start|starts|begin|begins|open|opens"
     r"|close|closes|out|released?|held|launch|launches)\b"
-    r"|\b(?:what|which)\s+dates?\b|\bnext\s+(?:batch|cohort|intake|session)\b|\bdeadline\b",
+    r"|\b(?:what|which)\s+dates?\b|\bnext\s+(?:batch|cohort|intake|session)\b|\bdeadline\b"
+    r"|\b(?:exam|test)\s+dates?\b",
     re.IGNORECASE,
 )
 _HOLDS_DATE = re.compile(
@@ -144,6 +145,11 @@ _DETAILS = (
         r"\bweekend\b|\bevening\s+(?:batch|batches|classes|sessions)\b|\bclass\s+timings?\b"
         r"|\bbatch\s+timings?\b",
         r"\bweekends?\b|\bevenings?\b|\btimings?\b",
+    ),
+    (  # a tool's version ("which dvc version do the labs run"), not version control
+        r"\b(?:which|what)\s+(?:\w+\s+)?version\b(?!\s+control)"
+        r"|\bversion\s+(?:do|does|is|will)\b",
+        r"\bv?\d+\.(?:\d+|x)\b|\bversions?\s+\d",
     ),
     (
         r"\b(?:photo\s+)?id\s+(?:do|to|card|proof|documents?)\b|\bidentification\b|\bpassport\b",

@@ -202,9 +202,15 @@ def test_number_missing_marks_an_unanswered_amount(weights: TermWeights) -> None
         ("can i retake it if i fail", "Two attempts are included.", False),
         ("is it open book", "The exams can be taken online.", True),
         ("do they guarantee a job", "Graduates become AI Data Engineers.", True),
+        ("what feast version do the labs run", "The labs use Feast and DVC.", True),
+        ("which dvc version is it", "The labs use DVC 3.1 for versioning.", False),
+        ("any exam dates in march", "The exams can be taken online.", True),
         # the words alone do not ask for the detail
         ("how is the exam rated", "The exam is rated moderately difficult.", False),
         ("what does the course cover", "The course covers lineage.", False),
+        ("do they teach version control", "The labs use DVC.", False),
+        ("which versions of the datasets are kept", "Datasets are versioned.", False),
+        ("whats the next exam after foundation", "Professional comes next.", False),
     ],
 )
 def test_a_detail_the_course_never_states_is_asked_for_only_by_its_own_words(
