@@ -347,22 +347,7 @@ class ChunkStore(LeaseRecords):
             k: How many chunks.
             refresh: Read the manifest first; False when the caller just did.
         """
-        for attempt in range(2):
-            if refresh or attempt or self._collection is None:
-                self.refresh()
-            try:
-                overlay = self._overlay
-                # Over-fetch the base by what an overlay hides: see ingest.overlay.
-                hidden = len(overlay.superseded) if overlay else 0
-                found = self._nearest(self._collection, embedding, k + hidden)
-                if overlay is not None:
-                    on_top = self._nearest(overlay.chunks, embedding, k)
-                    found = merge_hits(found, on_top, overlay.superseded, _chunk_id, k)
-                break
-            except Exception:  # a generation dropped under us by another ingest
-                self._active = None
-                if attempt:
-                    raise
+        found = self._search(self._nearest, _chunk_id, embedding, k, refresh)
         return [Hit(chunk, 1.0 - distance) for chunk, distance in found]
 
     @_reports_damage
@@ -376,22 +361,43 @@ class ChunkStore(LeaseRecords):
         Returns:
             (chunk id, similarity) pairs.
         """
-        for attempt in range(2):
-            if refresh or attempt or self._collection is None:
-                self.refresh()
-            try:
-                overlay = self._overlay
-                hidden = len(overlay.superseded) if overlay else 0
-                found = self._nearest_ids(self._collection, embedding, k + hidden)
-                if overlay is not None:
-                    on_top = self._nearest_ids(overlay.chunks, embedding, k)
-                    found = merge_hits(found, on_top, overlay.superseded, str, k)
-                break
-            except Exception:  # a generation dropped under us by another ingest
-                self._active = None
-                if attempt:
-                    raise
+        found = self._search(self._nearest_ids, str, embedding, k, refresh)
         return [(chunk_id, 1.0 - distance) for chunk_id, distance in found]
+
+    def _search(
+        self,
+        nearest: Callable[[Any, Sequence[float], int], list[tuple[Any, float]]],
+        chunk_id: Callable[[Any], str],
+        embedding: Sequence[float],
+        k: int,
+        refresh: bool,
+    ) -> list[tuple[Any, float]]:
+        """The `k` records nearest to a vector in the version in use, base and overlay, as
+        `nearest` reads them from a collection: (record, cosine distance), best first."""
+        if refresh or self._collection is None:
+            self.refresh()
+        try:
+            return self._search_in_use(nearest, chunk_id, embedding, k)
+        except Exception:  # a generation dropped under us by another ingest: follow the manifest
+            self._active = None
+            self.refresh()
+            return self._search_in_use(nearest, chunk_id, embedding, k)
+
+    def _search_in_use(
+        self,
+        nearest: Callable[[Any, Sequence[float], int], list[tuple[Any, float]]],
+        chunk_id: Callable[[Any], str],
+        embedding: Sequence[float],
+        k: int,
+    ) -> list[tuple[Any, float]]:
+        overlay = self._overlay
+        # Over-fetch the base by what an overlay hides: see ingest.overlay.
+        hidden = len(overlay.superseded) if overlay else 0
+        found = nearest(self._collection, embedding, k + hidden)
+        if overlay is not None:
+            on_top = nearest(overlay.chunks, embedding, k)
+            found = merge_hits(found, on_top, overlay.superseded, chunk_id, k)
+        return found
 
     def _nearest_ids(
         self, collection: Any, embedding: Sequence[float], k: int
