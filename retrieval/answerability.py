@@ -92,10 +92,11 @@ _HOLDS_DATE = re.compile(
 
 # Details a course either states or does not, each asked for by the first pattern and held by
 # a unit that matches the second: the language it is taught or examined in, whether the exam
-# is open-book, retakes, refunds, discounts, group rates and payment plans, job guarantees,
-# reviews and ratings, practice tests, an age limit, when results come out, how long access
-# lasts, class timings, and the ID an exam asks for. The course names none of them today,
-# so each is refused; a course that adds one (a "Retakes" FAQ) answers it.
+# is open-book, retakes, refunds, discounts, group rates and payment plans, job guarantees, a
+# free trial or demo class, reviews and ratings, practice tests, an age limit, when results
+# come out, how long access lasts, class timings, and the ID an exam asks for. The course
+# names none of them today, so each is refused; a course that adds one (a "Retakes" FAQ)
+# answers it.
 _DETAILS = (
     (
         r"\b(?:in|into)\s+(?:hindi|german|french|spanish|tamil|telugu|arabic|chinese|japanese"
@@ -103,8 +104,8 @@ _DETAILS = (
         r"\blanguages?\b|\b(?:hindi|german|french|spanish|english|python|java)\b",
     ),
     (
-        r"\bopen[- ]book\b|\b(?:bring|use|have|take)\s+(?:in\s+)?(?:my\s+|any\s+)?notes\b"
-        r"|\bcheat[- ]?sheets?\b",
+        r"\b(?:open|closed)[- ]book\b|\b(?:bring|use|have|take|keep|check|refer\s+to)\s+"
+        r"(?:in\s+)?(?:my\s+|any\s+|our\s+)?notes\b|\bnotes\s+open\b|\bcheat[- ]?sheets?\b",
         r"\bopen[- ]book\b|\bclosed[- ]book\b|\b(?:own|personal|written|study)\s+notes\b",
     ),
     (
@@ -119,6 +120,11 @@ _DETAILS = (
         r"\brefund|\bdiscount|\bcoupon|\bscholarship|\binstal+ment|\bpayment\s+plan",
     ),
     (r"\bguarantee[sd]?\b|\bjob\s+placements?\b|\bplacements?\b", r"\bguarantee|\bplacement"),
+    (  # trying before paying
+        r"\bfree\s+(?:trial|demo|preview)s?\b|\btrial\s+(?:period|class|classes|version|access)\b"
+        r"|\bdemo\s+(?:class|classes|session|lecture|video)s?\b",
+        r"\btrials?\b|\bdemos?\b|\bpreviews?\b",
+    ),
     (r"\breviews?\b|\bratings?\b|\bstar\s+rating\b|\btrustpilot\b", r"\breview|\brating"),
     (
         r"\bmock\s+(?:tests?|exams?)\b|\bpractice\s+(?:tests?|exams?|questions?|papers?)\b"

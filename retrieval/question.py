@@ -24,7 +24,7 @@ _DURATION = re.compile(
 )
 _COUNT = re.compile(
     r"\bhow\s+many\b|\b(?:number|no\.?|num)\s+of\b|#\s*of\b|\bcount\b"
-    r"|\bwhat('?s|\s+is|\s+are)?\s+(the|a)\s+pass(ing)?\s+(mark|score|rate|percentage)\b"
+    r"|\bpass(ing)?\s+(mark|score|rate|percentage|threshold)s?\b|\bcut\s*-?\s*off\s+(score|mark)s?\b"
     # a score or a share asked for: "what score do i need", "what % of people pass"
     r"|\bwhat\s+(score|mark|grade|percentage|percent|share)\b|\bwhat\s*%|\bpass(ing)?\s+rate\b",
     re.IGNORECASE,
@@ -196,7 +196,7 @@ _MONEY = re.compile(
     re.IGNORECASE,
 )
 _PASS_MARK = re.compile(
-    r"\bpass(ing)?\s+(mark|score|percentage|threshold|rate)\b"
+    r"\bpass(ing)?\s+(mark|score|percentage|threshold|rate)s?\b|\bcut\s*-?\s*off\s+(score|mark)s?\b"
     r"|\bwhat\s+(score|mark|grade|percentage|percent|share)\b|\bwhat\s*%",
     re.IGNORECASE,
 )
@@ -240,6 +240,8 @@ def _counted(text: str) -> str | None:
     >>> _counted("whats the damage for the exam $$")
     'money'
     >>> _counted("whats the pass mark for it"), _counted("what % of people pass first time")
+    ('score', 'score')
+    >>> _counted("wats the pass mark for professional lvl"), _counted("cutoff score for the exam")
     ('score', 'score')
     >>> _counted("how many different specialisation can u do"), _counted("how many kinds of tracks")
     ('specialis', 'track')
