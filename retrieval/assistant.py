@@ -323,14 +323,17 @@ class Assistant:
             ]
             return max(scored)[1] if scored else None
 
-        # the learner's earlier words for the course's things, as the course names them
-        # ("what's the first level about": the Foundation level), so a sibling can replace them
+        # the learner's words as the course says them ("what's the first level about": the
+        # Foundation level), so a sibling can replace them; a phrase that asks ("which path")
+        # stays as typed, so the question keeps its "which"
         words = self.learner_words.current()
-        named_as = [
-            Turn(t.role, canonical(t.content, words.found(t.content))) if t.role == "user" else t
-            for t in history
-        ]
-        return standalone_query(question, named_as, lexicon, closest)
+
+        def named_as(text: str) -> str:
+            found = words.found(text)
+            return canonical(text, [(p, c) for p, c in found if not _ASKING.match(p)])
+
+        turns = [Turn(t.role, named_as(t.content)) if t.role == "user" else t for t in history]
+        return standalone_query(question, turns, lexicon, closest, named_as(question))
 
     def lexicon(self, lexical: Lexical | None = None) -> EntityLexicon:
         """Named things of the course, from the headings and table rows of the index.
@@ -445,6 +448,9 @@ def make_retriever(
         word_cache=settings.data_dir / "cache",
         adapter=load_adapter(adapter_path(settings.query_adapter)),
     )
+
+
+_ASKING = re.compile(r"(which|what|how|who|when|where|why)\b", re.IGNORECASE)
 
 
 def _merge(*rankings: list[ScoredChunk]) -> list[ScoredChunk]:

@@ -57,6 +57,7 @@ _KIND_ASKED = re.compile(
 )
 _GENERIC = {"level", "path", "track", "certif", "certifi", "cours", "program"}
 _ASIDE = {"though", "tho", "anyway", "exact"}  # words that ask nothing
+_POINTS_BACK = re.compile(r"\b(it|its|it's|this|that)\b", re.IGNORECASE)
 _ASKS_WHICH = re.compile(r"\b(which|what|who)\b", re.IGNORECASE)
 
 
@@ -244,6 +245,7 @@ def standalone_query(
     history: Sequence[Turn],
     lexicon: EntityLexicon,
     closest: Closest | None = None,
+    named_as: str | None = None,
 ) -> str:
     """The question made self-contained using the previous user turns.
 
@@ -254,7 +256,11 @@ def standalone_query(
     question named, it replaces it; otherwise the things the last question named (or, if
     it named none, the first thing the last answer named) are added; a question with too
     few words of its own borrows the last question's words. "The money one" after a list
-    is the listed thing `closest` finds nearest in meaning to "money".
+    is the listed thing `closest` finds nearest in meaning to "money"; after an answer that
+    lists none, "the security one" is the sibling of the last question's thing that `closest`
+    finds nearest ("what does the SRE path teach?", then the DevSecOps path). `named_as` is
+    the question with the learner's names for things written as the course's ("and the middle
+    one?": "and the Professional level?"), used once no position in a list was pointed at.
 
     >>> lex = EntityLexicon(["S > Levels > Foundation level", "S > Levels > Professional level"])
     >>> history = [Turn("user", "Tell me about the Foundation level")]
@@ -271,15 +277,27 @@ def standalone_query(
     pointed = _pointed_at(pointer, answers, last, lexicon) if pointer is not None else None
     if pointed is not None:
         return f"{question} ({_simplify(pointed)})"
+    named_before = lexicon.mentions(last)
     word = _described(question)
     if closest is not None and word and not lexicon.mentions(question):
         listed = _listed(answers, lexicon)
-        if len(listed) >= 2 and (meant := closest(word, listed)) is not None:
+        # "the security one" after the SRE path: a sibling, unless it is the SRE path itself
+        # or the question points back at it ("is that the central one?")
+        if len(listed) < 2 and named_before and not _POINTS_BACK.search(question):
+            listed = named_before + _siblings(named_before, lexicon)
+        meant = closest(word, listed) if len(listed) >= 2 else None
+        if meant is not None and meant not in {name for name, _ in named_before}:
             return f"{question} ({_simplify(meant)})"
     if _AMONG.search(question) and len(named_in_answer) > 1:  # "which of those": all it listed
         return f"{question} ({', '.join(_simplify(n) for n, _ in named_in_answer)})"
     named_now = lexicon.mentions(question)
-    named_before = lexicon.mentions(last)
+    # "and for the middle one?" after the entry level: a sibling named in the learner's words
+    groups_before = {group for _, group in named_before}
+    question_named = question
+    if named_as and not named_now:
+        siblings = [n for n in lexicon.mentions(named_as) if n[1] in groups_before]
+        if siblings:
+            question_named, named_now = named_as, siblings
     if not named_before and (lexicon.kinds(last) or _ASKS_WHICH.search(last)):
         named_before = named_in_answer[:1]  # "which track covers lineage?": the answer's one
     part_of_last = not named_now and lexicon.asks_about_part(question, (n for n, _ in named_before))
@@ -294,7 +312,7 @@ def standalone_query(
                     return _replace(last, old, name)
         own = [
             t
-            for t in terms(question)
+            for t in terms(question_named)
             if not any(t in key for _, _, key in _keys(lexicon, named_now))
         ]
         if not named_before and len(own) <= 1:  # "and just the foundation one?": same question
@@ -470,6 +488,16 @@ def _listed(answers: Sequence[str], lexicon: EntityLexicon) -> list[tuple[str, s
             if len(names) >= 2:
                 return [(n, g) for n, g in dict.fromkeys(named) if n in names]
     return []
+
+
+def _siblings(named: Sequence[tuple[str, str]], lexicon: EntityLexicon) -> list[tuple[str, str]]:
+    """The other members of the groups of the named things ("SRE path": the other paths)."""
+    groups = {group for _, group in named}
+    return [
+        (name, group)
+        for name, group, _ in lexicon.entities_by_group
+        if group in groups and (name, group) not in named
+    ]
 
 
 def _one_kind(named: Sequence[tuple[str, str]], kind: str = "") -> list[str]:

@@ -148,6 +148,60 @@ def test_the_money_one_is_the_listed_thing_closest_to_money_in_meaning():
         assert asked == []
 
 
+def test_the_security_one_after_one_path_is_its_sibling_closest_in_meaning():
+    said = "Reliability and observability of ML systems in production."
+    history = [Turn("user", "what does the SRE path teach"), Turn("assistant", said)]
+    asked: list[list[str]] = []
+
+    def closest(word, named):
+        asked.append([name for name, _ in named])
+        return {"data": "DataOps path", "reliable": "SRE path"}.get(word)
+
+    query = standalone_query("wat about the data one", history, PATHS, closest)
+
+    assert query == "wat about the data one (DataOps path)"
+    assert sorted(asked[0]) == [
+        "DataOps path",
+        "FinOps path",
+        "SRE path",
+    ]  # the path and its siblings
+    # the path itself closest: the question stays on it; pointing back at it: no sibling sought
+    assert standalone_query("and the reliable one", history, PATHS, closest).endswith("(SRE path)")
+    asked.clear()
+    assert standalone_query("is that the data one", history, PATHS, closest).endswith("(SRE path)")
+    assert asked == []
+
+
+LEVELS = EntityLexicon(f"Syllabus > {name} level" for name in ("Foundation", "Professional"))
+
+
+def test_a_sibling_named_in_the_learners_words_gets_the_last_question_asked_of_it():
+    said = "The Foundation level has no formal prerequisites."
+    history = [Turn("user", "is there a prereq for the Foundation level"), Turn("assistant", said)]
+
+    # "the middle one" is the Professional level in the course's thesaurus of learner words
+    query = standalone_query(
+        "ok and for the middle one", history, LEVELS, None, "ok and for the Professional level"
+    )
+
+    assert query == "is there a prereq for the Professional level"
+
+
+def test_a_learner_phrase_that_asks_keeps_the_question_asking(tmp_path, tiny_index, fake_embedder):
+    knowledge = tmp_path / "knowledge"
+    knowledge.mkdir()
+    (knowledge / "learner-words.toml").write_text(
+        '[[term]]\ncourse = "learning paths"\nlearner = ["which path"]\n', encoding="utf-8"
+    )
+    settings = Settings(data_dir=tmp_path, knowledge_dir=knowledge)
+    assistant = Assistant(HybridRetriever(store=tiny_index, embedder=fake_embedder), settings)
+    said = "The SRE path is the core of the certification."
+    history = [Turn("user", "which path is the main one for the cert"), Turn("assistant", said)]
+
+    # "which path" asked for a thing: the answer's one is what "there" points at
+    assert assistant.standalone("what do u learn there", history).endswith("(SRE path)")
+
+
 def test_the_learners_own_words_keep_what_a_place_names_but_not_the_place():
     # "middle" is no word the course must use; "that one" is a pronoun, as "it" is
     query = "whats the middle one known for (DataOps path)"
