@@ -18,9 +18,10 @@ followed (follow-up rewriting, mending, search); then
   best refusal F1 on 5-fold cross-validated probabilities, so it is not picked on the very
   predictions it was fitted to.
 
-Both are scikit-learn logistic regressions on standardised features; the file keeps their
-coefficients, the threshold, class counts and a calibration table (predicted vs observed
-rate per probability bin, from the cross-validated probabilities).
+Both are logistic regressions on standardised features (scikit-learn's; the answerability
+scorer's coefficients are kept to the signs of `retrieval.answerability.ANSWER_SIGNS`); the
+file keeps their coefficients, the threshold, class counts and a calibration table (predicted
+vs observed rate per probability bin, from the cross-validated probabilities).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +41,12 @@ from evals.dataset import Case, load_dataset
 from evals.metrics import fact_found
 from retrieval import Assistant
 from retrieval.adapter import ADAPTER_FILE, PROBE_TEXT, QueryAdapter
-from retrieval.answerability import ANSWER_FEATURES, answer_features, refused_by_rule
+from retrieval.answerability import (
+    ANSWER_FEATURES,
+    ANSWER_SIGNS,
+    answer_features,
+    refused_by_rule,
+)
 from retrieval.guard import task_request
 from retrieval.injection import looks_like_injection
 from retrieval.scorer import WEIGHTS_FILE, Scorer
@@ -171,24 +177,62 @@ def train_adapter(
     return QueryAdapter(down, up, np.asarray(probe), info)
 
 
-def fit(rows: list[list[float]], labels: list[int], names: Sequence[str]) -> Scorer:
-    """A balanced logistic regression on standardised features, as a `Scorer`."""
+def fit(
+    rows: list[list[float]],
+    labels: list[int],
+    names: Sequence[str],
+    signs: Mapping[str, int] | None = None,
+) -> Scorer:
+    """A balanced logistic regression on standardised features, as a `Scorer`.
+
+    Without `signs` it is scikit-learn's (L2, C=1). With them, the same loss is minimised with
+    each coefficient kept to its feature's sign (+1: not below 0, -1: not above 0, 0: free),
+    by SciPy's bounded L-BFGS-B: scikit-learn's logistic regression takes no bounds.
+    """
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
 
     x = np.asarray(rows, dtype=float)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
-    model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000)
-    model.fit((x - mean) / scale, labels)
+    standard, y = (x - mean) / scale, np.asarray(labels)
+    if signs is None:
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000)
+        model.fit(standard, y)
+        coef, intercept = model.coef_[0], float(model.intercept_[0])
+    else:
+        coef, intercept = _signed_logistic(standard, y, [signs.get(n, 0) for n in names])
     return Scorer(
         tuple(names),
-        tuple(float(c) for c in model.coef_[0]),
-        float(model.intercept_[0]),
+        tuple(float(c) for c in coef),
+        intercept,
         tuple(float(m) for m in mean),
         tuple(float(s) for s in scale),
         info={"examples": len(labels), "positives": int(sum(labels))},
     )
+
+
+def _signed_logistic(x: Any, y: Any, signs: Sequence[int]) -> tuple[Any, float]:
+    """Coefficients and intercept of a class-balanced, L2-penalised (C=1) logistic regression
+    whose coefficients keep to `signs`; the intercept is free and unpenalised."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    weight = np.where(y == 1, len(y) / (2 * max(y.sum(), 1)), len(y) / (2 * max((1 - y).sum(), 1)))
+    sign = 2 * y - 1
+
+    def loss(theta: Any) -> tuple[float, Any]:
+        coef, intercept = theta[:-1], theta[-1]
+        margin = -sign * (x @ coef + intercept)
+        slope = weight * -sign / (1 + np.exp(-margin))
+        value = float((weight * np.logaddexp(0, margin)).sum() + 0.5 * coef @ coef)
+        return value, np.append(x.T @ slope + coef, slope.sum())
+
+    bounds = [(0, None) if s > 0 else (None, 0) if s < 0 else (None, None) for s in signs]
+    start = np.zeros(x.shape[1] + 1)
+    found = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=[*bounds, (None, None)])
+    return found.x[:-1], float(found.x[-1])
 
 
 def train(examples: Sequence[Example], trained_on: str = "evals/dev.jsonl") -> dict[str, Any]:
@@ -219,8 +263,8 @@ def train(examples: Sequence[Example], trained_on: str = "evals/dev.jsonl") -> d
             continue  # the scorer learns only the cases it decides
         rows.append([values[n] for n in ANSWER_FEATURES])
         labels.append(int(not example.case.refuse))
-    answerer = fit(rows, labels, ANSWER_FEATURES)
-    probabilities = _cross_validated(rows, labels)
+    answerer = fit(rows, labels, ANSWER_FEATURES, ANSWER_SIGNS)
+    probabilities = _cross_validated(rows, labels, ANSWER_FEATURES, ANSWER_SIGNS)
     threshold = _best_threshold(probabilities, labels)
     answerer = Scorer(
         answerer.features,
@@ -239,19 +283,22 @@ def train(examples: Sequence[Example], trained_on: str = "evals/dev.jsonl") -> d
     }
 
 
-def _cross_validated(rows: list[list[float]], labels: list[int]) -> list[float]:
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+def _cross_validated(
+    rows: list[list[float]],
+    labels: list[int],
+    names: Sequence[str],
+    signs: Mapping[str, int] | None = None,
+) -> list[float]:
+    """Each row's probability from a scorer fitted (as `fit`) on the other stratified folds."""
+    from sklearn.model_selection import StratifiedKFold
 
-    model = make_pipeline(
-        StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=1000)
-    )
+    predicted = [0.0] * len(rows)
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
-    predicted = cross_val_predict(model, np.asarray(rows), labels, cv=folds, method="predict_proba")
-    return [float(p) for p in predicted[:, 1]]
+    for train_at, held_at in folds.split(rows, labels):
+        scorer = fit([rows[i] for i in train_at], [labels[i] for i in train_at], names, signs)
+        for i in held_at:
+            predicted[i] = scorer.probability(dict(zip(names, rows[i], strict=True)))
+    return predicted
 
 
 def _best_threshold(probabilities: Sequence[float], labels: Sequence[int]) -> float:

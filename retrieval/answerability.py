@@ -56,6 +56,24 @@ ANSWER_FEATURES = (
   of that kind (a duration, an amount of money, a count of the asked thing).
 """
 
+ANSWER_SIGNS = {
+    "best_probability": 1,
+    "unit_sim": 1,
+    "chunk_sim": 1,
+    "top_closeness": 1,
+    "passage_coverage": 1,
+    "unit_coverage": 1,
+    "unknown_share": -1,
+    "unknown_focus": -1,
+    "few_terms": 0,
+    "number_missing": -1,
+}
+"""The way each feature may move the answerability score, by what it means: closeness and
+coverage only towards answering, words the course never uses only towards refusing (0: either
+way; a one-word question is as often a search for a course term as a message that asks
+nothing). Training keeps each coefficient to its sign (`evals.train.fit`), so a feature that
+correlates with another cannot take a weight against its own meaning: without the signs, chunk
+similarity and unit coverage had come out negative beside their unit and passage counterparts."""
 
 _WORD = re.compile(r"[\w'-]+")
 

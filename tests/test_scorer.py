@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.answerability import ANSWER_FEATURES
+from retrieval.answerability import ANSWER_FEATURES, ANSWER_SIGNS
 from retrieval.scorer import WEIGHTS_FILE, Scorer, WeightsError, load_weights
 from retrieval.select import UNIT_FEATURES
 
@@ -167,3 +167,35 @@ def test_the_shipped_weights_record_a_calibration_table() -> None:
         assert low <= row["predicted"] <= high
         assert 0.0 <= row["observed"] <= 1.0 and row["cases"] > 0
     assert sum(row["cases"] for row in calibration) == data["answerable"]["info"]["examples"]
+
+
+def test_the_shipped_answerability_coefficients_keep_to_the_signs_of_their_features() -> None:
+    scorer = load_weights(WEIGHTS_FILE).answerable
+    for name, coef in zip(scorer.features, scorer.coef, strict=True):
+        assert coef * ANSWER_SIGNS[name] >= 0, name  # closeness never pushes towards refusing
+
+
+def test_signed_training_keeps_a_correlated_feature_from_taking_the_wrong_sign() -> None:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from evals.train import fit
+
+    rng = np.random.default_rng(0)
+    close, apart = rng.normal(size=400), rng.normal(size=400)
+    twin = close + apart  # a near copy, as chunk and unit similarity are
+    # what answers is the close one; where the twin runs ahead of it, a little less so
+    answered = (close - 0.5 * apart + 0.3 * rng.normal(size=400) > 0).astype(int)
+    rows = np.column_stack([close, twin]).tolist()
+
+    free = fit(rows, answered.tolist(), ("close", "twin"))
+    signed = fit(rows, answered.tolist(), ("close", "twin"), {"close": 1, "twin": 1})
+    unbounded = fit(rows, answered.tolist(), ("close", "twin"), {})
+
+    assert free.coef[1] < 0  # the twin's weight goes against its meaning when free
+    assert signed.coef[0] > 0 and signed.coef[1] == 0
+    # without bounds the signed optimiser is scikit-learn's logistic regression
+    x = (np.asarray(rows) - free.mean) / free.scale
+    reference = LogisticRegression(class_weight="balanced", max_iter=1000).fit(x, answered)
+    assert np.allclose(unbounded.coef, reference.coef_[0], atol=0.01)
+    assert abs(unbounded.intercept - reference.intercept_[0]) < 0.01
