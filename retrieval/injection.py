@@ -312,7 +312,9 @@ _INJECTION = re.compile(
     rf"|{_B}(?=[\w\u0900-\u097f])("  # one check that a word starts here, then the alternatives
     r"(ignore|disregard|forget)\s+(everything|all\s+(of\s+)?(that|this|the\s+above))\b"
     r"|(system|hidden|initial|developer)\s+(prompt|message|instructions?)\b"
-    r"|pretend\s+(to\s+be|you|(that\s+)?(the|this|it|there)\b)|jailbreak|\bpwned\b"
+    r"|pretend\s+(to\s+be|you|(ur|u\s+r|u\s+are)\s+(a|an|the|my)\b|(that\s+)?(the|this|it|there)\b)"
+    r"|jailbreak"
+    r"|\bpwned\b|\b(unrestricted|unfiltered|uncensored)\s+(ai|bot|assistant|model|mode)\b"
     r"|(respond|reply|answer)\s+only\s+with\s+the\s+words?\b"
     r"|(ignore|disregard|forget)\s+(all\s+)?(of\s+)?the\s+(above|preceding)\b"
     r"|role[\s-]?play\b.{0,60}\byou\s+are\b|\b(stay|remain)\s+in\s+character\b"
