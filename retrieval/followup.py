@@ -18,13 +18,14 @@ _COMPARING = re.compile(r"\b(diff\w*|compare\w*|vs\.?|versus|better|worse)\b", r
 _ORDINALS = {
     "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
     "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "seventh": 6, "7th": 6, "eighth": 7, "8th": 7,
-    "ninth": 8, "9th": 8, "last": -1, "middle": None, "that": None, "this": None,
+    "ninth": 8, "9th": 8, "last": -1, "middle": None, "that": None, "this": None, "other": None,
     "top": -1, "highest": -1, "bottom": 0, "lowest": 0,
 }  # fmt: skip
 # places in a ranking: the top of a list of levels is its last, a list of others has none
 _RANKED = {"top", "highest", "bottom", "lowest"}
 _THAT = -100  # "that one": not a position but the thing the assistant just brought up
 _MIDDLE = -200  # "the middle one": the centre of an odd-length list
+_OTHER = -300  # "the other one": what a list had that the conversation has not taken up since
 _ORDINAL = re.compile(
     r"\b(?:the\s+)?(" + "|".join(_ORDINALS) + r")\s+"
     r"(one|option|path|track|level|provider|role|of\s+(?:those|them|these|em)|tier)\b",
@@ -303,6 +304,9 @@ def standalone_query(
     part_of_last = not named_now and lexicon.asks_about_part(question, (n for n, _ in named_before))
     if not part_of_last and not is_dependent(question, lexicon):
         return question
+    swapped = _swapped_topic(question, last)  # "and for config management?": a new topic
+    if swapped and not any(group in groups_before for _, group in named_now):
+        return swapped
     if named_now:
         for name, group in named_now:
             for old, old_group in named_before:
@@ -315,7 +319,8 @@ def standalone_query(
             for t in terms(question_named)
             if not any(t in key for _, _, key in _keys(lexicon, named_now))
         ]
-        if not named_before and len(own) <= 1:  # "and just the foundation one?": same question
+        # "and just the foundation one?": the same question; "how's that diff from X" is not
+        if not named_before and len(own) <= 1 and not _COMPARING.search(question):
             return f"{last} ({', '.join(_simplify(n) for n, _ in named_now)})"
         return question
     context = [name for name, _ in named_before]
@@ -431,7 +436,7 @@ def _ordinal(question: str) -> tuple[int, str] | None:
     kind = "level" if kind == "tier" else kind
     position = _ORDINALS[word]
     if position is None:
-        return (_MIDDLE if word == "middle" else _THAT), kind
+        return {"middle": _MIDDLE, "other": _OTHER}.get(word, _THAT), kind
     if word in _RANKED:  # "the top one": of the levels
         return position, "level"
     return position, kind
@@ -454,6 +459,14 @@ def _pointed_at(
         named = _one_kind(lexicon.mentions(answers[-1], exact_case=True), kind)
         asked = {n for n, _ in lexicon.mentions(last)}
         return ([n for n in named if n not in asked][-1:] or named[-1:] or [None])[0]
+    if position == _OTHER:  # "Two: A and B", "who is the first one for", "A is for...": B
+        taken = {n for n, _ in lexicon.mentions(f"{last} {answers[-1]}")}
+        for answer in reversed(answers[:-1]):
+            listed = _one_kind(lexicon.mentions(answer, exact_case=True), kind)
+            left = [n for n in dict.fromkeys(listed) if n not in taken]
+            if len(listed) >= 2 and taken & set(listed):
+                return left[0] if len(left) == 1 else None
+        return None
     for answer in reversed(answers):  # none before the first answer
         listed = _one_kind(lexicon.mentions(answer, exact_case=True), kind)
         if len(listed) < 2:  # a list written in lower case
@@ -488,6 +501,33 @@ def _listed(answers: Sequence[str], lexicon: EntityLexicon) -> list[tuple[str, s
             if len(names) >= 2:
                 return [(n, g) for n, g in dict.fromkeys(named) if n in names]
     return []
+
+
+_AND_PREPOSITION = re.compile(
+    r"^\W*(?:and|&|n|but|ok|so|what\s+about|how\s+about)\s+(?:and\s+)?"
+    r"(for|about|with|in|on|from)\s+(\S.*?)[\s?.!]*$",
+    re.IGNORECASE,
+)
+
+
+def _swapped_topic(question: str, last: str) -> str | None:
+    """For "and for X?" after a question that asked something "for Y": that question asked
+    for X instead, or None ("which provider for containers", then "and for config management
+    stuff": "which provider for config management stuff").
+
+    >>> _swapped_topic("and for config management stuff", "which provider for containers n k8s")
+    'which provider for config management stuff'
+    >>> _swapped_topic("and for beginners?", "is it hard"), _swapped_topic("for real?", "is it")
+    (None, None)
+    """
+    match = _AND_PREPOSITION.match(question)
+    if match is None:
+        return None
+    preposition, topic = match.group(1).lower(), match.group(2)
+    at = [m.start() for m in re.finditer(rf"\b{preposition}\b", last, re.IGNORECASE)]
+    if not at:
+        return None
+    return f"{last[: at[-1]]}{preposition} {topic}"
 
 
 def _siblings(named: Sequence[tuple[str, str]], lexicon: EntityLexicon) -> list[tuple[str, str]]:

@@ -172,6 +172,39 @@ def test_the_security_one_after_one_path_is_its_sibling_closest_in_meaning():
     assert asked == []
 
 
+def test_the_other_one_is_what_a_list_had_that_the_conversation_has_not_taken_up():
+    history = [
+        Turn("user", "which paths are about data and money"),
+        Turn("assistant", "Two: the DataOps path and the FinOps path."),
+        Turn("user", "who is the first one for"),
+        Turn("assistant", "The DataOps path is for data engineers."),
+    ]
+
+    query = standalone_query("and the other one", history, PATHS)
+
+    assert query == "and the other one (FinOps path)"
+    assert own_words("and the other one", query) == "and FinOps path"
+
+
+def test_and_for_a_new_topic_asks_the_last_question_about_it():
+    history = [
+        Turn("user", "which provider for containers n k8s"),
+        Turn("assistant", "The SRE path covers reliability."),  # a name the answer gave
+    ]
+
+    query = standalone_query("and for config management stuff", history, PATHS)
+
+    assert query == "which provider for config management stuff"
+
+
+def test_how_is_that_different_from_a_named_thing_keeps_its_own_question():
+    history = [Turn("user", "whats the point of this cert"), Turn("assistant", "To teach...")]
+
+    query = standalone_query("and diff from finops?", history, PATHS)
+
+    assert query == "and diff from finops?"  # not "whats the point of this cert (FinOps path)"
+
+
 LEVELS = EntityLexicon(f"Syllabus > {name} level" for name in ("Foundation", "Professional"))
 
 
