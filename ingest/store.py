@@ -383,13 +383,8 @@ class ChunkStore(LeaseRecords):
             self.refresh()
             return self._search_in_use(nearest, chunk_id, embedding, k)
 
-    def _search_in_use(
-        self,
-        nearest: Callable[[Any, Sequence[float], int], list[tuple[Any, float]]],
-        chunk_id: Callable[[Any], str],
-        embedding: Sequence[float],
-        k: int,
-    ) -> list[tuple[Any, float]]:
+    def _search_in_use(self, nearest: Any, chunk_id: Any, embedding: Any, k: int) -> Any:
+        """`_search` in the version read last (see there)."""
         overlay = self._overlay
         # Over-fetch the base by what an overlay hides: see ingest.overlay.
         hidden = len(overlay.superseded) if overlay else 0
