@@ -22,11 +22,14 @@ _DURATION = re.compile(
     r"|\bin\s+(minutes|mins|hours|hrs)\b",
     re.IGNORECASE,
 )
+# a pass mark, or a score or a share asked for: "what score do i need", "what % of people pass"
+_PASS_MARK = re.compile(
+    r"\bpass(ing)?\s+(mark|score|percentage|threshold|rate)s?\b|\bcut\s*-?\s*off\s+(score|mark)s?\b"
+    r"|\bwhat\s+(score|mark|grade|percentage|percent|share)\b|\bwhat\s*%",
+    re.IGNORECASE,
+)
 _COUNT = re.compile(
-    r"\bhow\s+many\b|\b(?:number|no\.?|num)\s+of\b|#\s*of\b|\bcount\b"
-    r"|\bpass(ing)?\s+(mark|score|rate|percentage|threshold)s?\b|\bcut\s*-?\s*off\s+(score|mark)s?\b"
-    # a score or a share asked for: "what score do i need", "what % of people pass"
-    r"|\bwhat\s+(score|mark|grade|percentage|percent|share)\b|\bwhat\s*%|\bpass(ing)?\s+rate\b",
+    rf"\bhow\s+many\b|\b(?:number|no\.?|num)\s+of\b|#\s*of\b|\bcount\b|{_PASS_MARK.pattern}",
     re.IGNORECASE,
 )
 _VERB_S = r"(?:is|was|has|does|this|its)\b"  # words ending in s that are no plural
@@ -193,11 +196,6 @@ _MONEY = re.compile(
     r"|earn|earns|earning|earnings|wage|wages"
     r"|discount|discounts|refund|refunds|voucher|vouchers"
     r"|usd|dollars?|bucks|euros?|eur|inr|rupees?|gbp)\b|([$€£₹])",
-    re.IGNORECASE,
-)
-_PASS_MARK = re.compile(
-    r"\bpass(ing)?\s+(mark|score|percentage|threshold|rate)s?\b|\bcut\s*-?\s*off\s+(score|mark)s?\b"
-    r"|\bwhat\s+(score|mark|grade|percentage|percent|share)\b|\bwhat\s*%",
     re.IGNORECASE,
 )
 _PRICED = re.compile(r"\b(cost|costs)\b", re.IGNORECASE)
