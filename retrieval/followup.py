@@ -279,8 +279,9 @@ def standalone_query(
     if pointed is not None:
         return f"{question} ({_simplify(pointed)})"
     named_before = lexicon.mentions(last)
+    named_now = lexicon.mentions(question)
     word = _described(question)
-    if closest is not None and word and not lexicon.mentions(question):
+    if closest is not None and word and not named_now:
         listed = _listed(answers, lexicon)
         # "the security one" after the SRE path: a sibling, unless it is the SRE path itself
         # or the question points back at it ("is that the central one?")
@@ -291,7 +292,6 @@ def standalone_query(
             return f"{question} ({_simplify(meant)})"
     if _AMONG.search(question) and len(named_in_answer) > 1:  # "which of those": all it listed
         return f"{question} ({', '.join(_simplify(n) for n, _ in named_in_answer)})"
-    named_now = lexicon.mentions(question)
     # "and for the middle one?" after the entry level: a sibling named in the learner's words
     groups_before = {group for _, group in named_before}
     question_named = question
