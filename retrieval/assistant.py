@@ -16,6 +16,7 @@ from ingest.units import Unit
 from retrieval.adapter import adapter_path, load_adapter
 from retrieval.answer import Thresholds, compose_answer, refusal, small_talk_reply
 from retrieval.followup import (
+    Closest,
     EntityLexicon,
     course_name,
     in_full,
@@ -23,6 +24,7 @@ from retrieval.followup import (
     is_generic,
     own_words,
     shortened_names,
+    sides_by_meaning,
     standalone_query,
 )
 from retrieval.guard import check_history, check_question, small_talk, task_request
@@ -88,6 +90,7 @@ class Retrieved:
             course names them (`learner_words.canonical`).
         searched: The text searched for the passages: the query with the course's words for
             the learner's added (`learner_words.expand`).
+        sides: A comparison's sides as found (`followup.sides_by_meaning`), if not as typed.
     """
 
     query: str
@@ -103,6 +106,7 @@ class Retrieved:
     counted_as: frozenset[str] = frozenset()
     names_as: str | None = None
     searched: str = ""
+    sides: tuple[str, ...] | None = None
 
     def question(self) -> Question:
         """The analysed question."""
@@ -117,7 +121,12 @@ class Retrieved:
         )
         said = frozenset(terms(self.said))
         return replace(
-            asked, near=self.near, meant=self.meant, said=said, counted_as=self.counted_as
+            asked,
+            near=self.near,
+            meant=self.meant,
+            said=said,
+            counted_as=self.counted_as,
+            sides=asked.sides if self.sides is None else self.sides,
         )
 
 
@@ -211,6 +220,12 @@ class Assistant:
         kinds = lexicon.kinds(query, listing=need_of(query) == "list")
         named = tuple(lexicon.mentions(names_as))
         asked = analyze(query, subjects=subjects, named=named, names_as=names_as)
+        # "data path vs the money path": the FinOps path, the one nearest in meaning to money
+        analyzed_sides = asked.sides
+        sides = sides_by_meaning(query, asked.sides, lexicon, self._closest(lexical))
+        if sides != asked.sides:
+            subjects = tuple(sorted({*subjects, *lexicon.subjects(" ".join(sides))}))
+            asked = replace(asked, sides=sides, subjects=subjects)
         asked = replace(asked, counted_as=self._counted_as(lexical, asked, near))
         if (
             sides := asked.sides
@@ -251,6 +266,7 @@ class Assistant:
             asked.counted_as,
             names_as,
             searched,
+            asked.sides if asked.sides != analyzed_sides else None,
         )
 
     def _counted_as(
@@ -310,19 +326,6 @@ class Assistant:
             except Exception:
                 log.exception("LLM condense failed; using the rule-based follow-up")
 
-        def closest(word: str, named: Sequence[tuple[str, str]]) -> str | None:
-            """Of the named things, the one with a unit nearest in meaning to the word."""
-            current = lexical or self.retriever.lexical()
-            vector = self.retriever.neighbours(current).vector(word)
-            chunks = current.index.chunks
-            scored = [
-                (near, name)
-                for name, group in named
-                if (near := current.units.closest(_under(chunks, f"{group} > {name}"), vector))
-                is not None
-            ]
-            return max(scored)[1] if scored else None
-
         # the learner's words as the course says them ("what's the first level about": the
         # Foundation level), so a sibling can replace them; a phrase that asks ("which path")
         # stays as typed, so the question keeps its "which"
@@ -333,7 +336,24 @@ class Assistant:
             return canonical(text, [(p, c) for p, c in found if not _ASKING.match(p)])
 
         turns = [Turn(t.role, named_as(t.content)) if t.role == "user" else t for t in history]
+        closest = self._closest(lexical or self.retriever.lexical())
         return standalone_query(question, turns, lexicon, closest, named_as(question))
+
+    def _closest(self, lexical: Lexical) -> Closest:
+        """Of some named things, the one with a unit nearest in meaning to a word."""
+
+        def closest(word: str, named: Sequence[tuple[str, str]]) -> str | None:
+            vector = self.retriever.neighbours(lexical).vector(word)
+            chunks = lexical.index.chunks
+            scored = [
+                (near, name)
+                for name, group in named
+                if (near := lexical.units.closest(_under(chunks, f"{group} > {name}"), vector))
+                is not None
+            ]
+            return max(scored)[1] if scored else None
+
+        return closest
 
     def lexicon(self, lexical: Lexical | None = None) -> EntityLexicon:
         """Named things of the course, from the headings and table rows of the index.

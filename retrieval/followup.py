@@ -503,6 +503,61 @@ def _listed(answers: Sequence[str], lexicon: EntityLexicon) -> list[tuple[str, s
     return []
 
 
+# what a comparison's side is called when it is named by what it is about ("the money path",
+# "the security one", "the reliability route")
+_SIDE_KIND = r"(?:one|option|path|paths|route|routes|track|tracks|stream|streams|level|levels)"
+
+
+def sides_by_meaning(
+    question: str, sides: Sequence[str], lexicon: EntityLexicon, closest: Closest
+) -> tuple[str, ...]:
+    """A comparison's sides, each that names no thing but describes one ("the money path",
+    "the security one") replaced by the thing `closest` finds nearest in meaning to its words:
+    among the siblings of what the other side names ("devops route vs the security one": the
+    paths other than DevOps), else among the kind the side says ("data path vs the money
+    path": the paths). A side is taken for a description only where the question calls it
+    "one", "option" or a kind ("the money *path*"): "devops path or self study" keeps its
+    second side, and "the leadership track" is a name said in part, not a description.
+
+    >>> lex = EntityLexicon(["G > Paths > DevOps path", "G > Paths > DevSecOps path",
+    ...                      "G > Paths > FinOps path"])
+    >>> near = lambda word, named: {"security": "DevSecOps path", "money": "FinOps path"}.get(word)
+    >>> sides = ["devops route", "security"]
+    >>> sides_by_meaning("devops route vs the security one", sides, lex, near)
+    ('devops route', 'DevSecOps path')
+    >>> sides_by_meaning("devops path or self study", ["devops path", "self study"], lex, near)
+    ('devops path', 'self study')
+    """
+    named = [lexicon.mentions(side) for side in sides]
+    resolved = list(sides)
+    for at, side in enumerate(sides):
+        pattern = rf"\b{re.escape(side)}(?:\s+{_SIDE_KIND})?\b"
+        said = re.search(pattern, question, re.IGNORECASE)
+        if named[at] or said is None or not re.search(rf"\b{_SIDE_KIND}\b", said.group(0)):
+            continue
+        described = " ".join(
+            w for w in side.split() if not re.fullmatch(_SIDE_KIND, w, re.IGNORECASE)
+        )
+        others = [n for i, names in enumerate(named) if i != at for n in names]
+        groups = [group for _, group in lexicon.kinds(side, listing=True)]
+        among = (
+            _siblings(others, lexicon)
+            if others
+            else [(n, g) for n, g, _ in lexicon.entities_by_group if g in groups]
+        )
+        if any(  # "the leadership track": a name said in part, not a description
+            term in key
+            for term in terms(described)
+            for _, group, key in lexicon.entities_by_group
+            if not group.endswith(" (rows)")
+        ):
+            continue
+        meant = closest(described, among) if described and len(among) >= 2 else None
+        if meant is not None and meant not in {n for n, _ in others}:
+            resolved[at] = _simplify(meant)
+    return tuple(resolved)
+
+
 _AND_PREPOSITION = re.compile(
     r"^\W*(?:and|&|n|but|ok|so|what\s+about|how\s+about)\s+(?:and\s+)?"
     r"(for|about|with|in|on|from)\s+(\S.*?)[\s?.!]*$",

@@ -274,6 +274,24 @@ def test_a_comparison_the_course_makes_itself_is_quoted_as_it_says_it(assistant)
 
 
 @pytest.mark.parametrize(
+    ("question", "facts"),
+    [
+        ("data path vs the money path which does wat", ("data cleaning", "cost optimisation")),
+        ("sre path vs the money one, whats different", ("SLOs", "cost optimisation")),
+    ],
+)
+def test_a_comparison_side_named_by_its_topic_is_quoted_from_that_things_section(
+    assistant, question, facts
+):
+    # "the money path" names no path, but its meaning is nearest the FinOps path's text
+    answer = assistant.ask(question)
+
+    assert not answer.refused, answer.answer
+    for fact in facts:
+        assert fact in quoted(answer), answer.answer
+
+
+@pytest.mark.parametrize(
     ("question", "fact", "anchor"),
     [
         ("tell me about the money one", "cloud consumption", "finops-path"),

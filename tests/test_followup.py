@@ -12,7 +12,13 @@ from cert_core.errors import QuestionError
 from cert_core.settings import Settings
 from ingest import ChunkStore
 from retrieval import Assistant, HybridRetriever, Turn
-from retrieval.followup import EntityLexicon, is_dependent, own_words, standalone_query
+from retrieval.followup import (
+    EntityLexicon,
+    is_dependent,
+    own_words,
+    sides_by_meaning,
+    standalone_query,
+)
 
 FOUNDATION = "tell me about the Foundation level"
 
@@ -126,6 +132,44 @@ def test_that_track_is_the_track_the_answer_named_not_the_level_beside_it():
     history = [Turn("user", "which track do i start with"), Turn("assistant", said)]
 
     assert standalone_query("who's that track for", history, lexicon).endswith("(MLOps Core track)")
+
+
+@pytest.mark.parametrize(
+    ("question", "sides", "found", "among"),
+    [  # the other side names a path: the described one is among the other paths
+        ("sre path vs the money one", ("sre path", "money"), ("sre path", "FinOps path"),
+         ["DataOps path", "FinOps path"]),
+        # neither names one, but the side says its kind: among all the paths
+        ("data stuff vs the money path", ("data stuff", "money path"),
+         ("data stuff", "FinOps path"), ["DataOps path", "FinOps path", "SRE path"]),
+    ],
+)  # fmt: skip
+def test_a_comparison_side_described_by_its_topic_is_the_thing_closest_in_meaning(
+    question, sides, found, among
+):
+    asked: list[list[str]] = []
+
+    def closest(word, named):
+        asked.append(sorted(name for name, _ in named))
+        return "FinOps path" if word == "money" else None
+
+    assert sides_by_meaning(question, sides, PATHS, closest) == found
+    assert asked == [among]
+
+
+@pytest.mark.parametrize(
+    ("question", "sides"),
+    [
+        ("sre path or self study", ("sre path", "self study")),  # not called a path or "one"
+        ("the dataops path vs the sre one", ("dataops path", "sre")),  # both named
+        ("sre path vs the dataops thing", ("sre path", "dataops thing")),  # a name in part
+    ],
+)
+def test_a_comparison_side_that_describes_nothing_stays_as_typed(question, sides):
+    def closest(word, named):
+        raise AssertionError(f"nothing to find for {word!r}")
+
+    assert sides_by_meaning(question, sides, PATHS, closest) == sides
 
 
 def test_the_money_one_is_the_listed_thing_closest_to_money_in_meaning():
