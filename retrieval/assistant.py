@@ -90,7 +90,7 @@ class Retrieved:
             course names them (`learner_words.canonical`).
         searched: The text searched for the passages: the query with the course's words for
             the learner's added (`learner_words.expand`).
-        sides: A comparison's sides as found (`followup.sides_by_meaning`), if not as typed.
+        sides: A comparison's sides as found (`followup.sides_by_meaning`); None: as analysed.
     """
 
     query: str
@@ -221,7 +221,6 @@ class Assistant:
         named = tuple(lexicon.mentions(names_as))
         asked = analyze(query, subjects=subjects, named=named, names_as=names_as)
         # "data path vs the money path": the FinOps path, the one nearest in meaning to money
-        analyzed_sides = asked.sides
         sides = sides_by_meaning(query, asked.sides, lexicon, self._closest(lexical))
         if sides != asked.sides:
             subjects = tuple(sorted({*subjects, *lexicon.subjects(" ".join(sides))}))
@@ -266,7 +265,7 @@ class Assistant:
             asked.counted_as,
             names_as,
             searched,
-            asked.sides if asked.sides != analyzed_sides else None,
+            asked.sides,
         )
 
     def _counted_as(
