@@ -538,13 +538,6 @@ def sides_by_meaning(
         described = " ".join(
             w for w in side.split() if not re.fullmatch(_SIDE_KIND, w, re.IGNORECASE)
         )
-        others = [n for i, names in enumerate(named) if i != at for n in names]
-        groups = [group for _, group in lexicon.kinds(side, listing=True)]
-        among = (
-            _siblings(others, lexicon)
-            if others
-            else [(n, g) for n, g, _ in lexicon.entities_by_group if g in groups]
-        )
         if any(  # "the leadership track": a name said in part, not a description
             term in key
             for term in terms(described)
@@ -552,6 +545,13 @@ def sides_by_meaning(
             if not group.endswith(" (rows)")
         ):
             continue
+        others = [n for i, names in enumerate(named) if i != at for n in names]
+        groups = [group for _, group in lexicon.kinds(side, listing=True)]
+        among = (
+            _siblings(others, lexicon)
+            if others
+            else [(n, g) for n, g, _ in lexicon.entities_by_group if g in groups]
+        )
         meant = closest(described, among) if described and len(among) >= 2 else None
         if meant is not None and meant not in {n for n, _ in others}:
             resolved[at] = _simplify(meant)
