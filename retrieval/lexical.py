@@ -17,6 +17,8 @@ _CHAT_WORDS = {
     "yo", "hey", "heya", "hiya", "nah", "yeah", "yea", "yep", "nope", "bro", "bruh", "dude",
     "guys", "yall", "lol", "lmao", "ngl", "fr", "hmm", "um", "umm", "uh", "oh", "ah", "honestly",
     "literally", "basically", "lowkey", "anyway", "anyways", "pretty", "sure", "just", "stuff",
+    # Sentence adverbs and asides that only colour a question ("why tho", "be honest").
+    "though", "honest", "realistically", "seriously", "genuinely", "frankly",
     # Words that frame a comparison: `question.need_of` reads the need from the question's
     # wording; no passage answers by containing them.
     "vs", "versus", "compare", "compared", "comparing", "comparison", "difference",
@@ -42,6 +44,11 @@ _SHORTHAND = {
     "k": "okay", "idk": "do not know", "dunno": "do not know", "gonna": "going to",
     "wanna": "want to", "gotta": "have to", "kinda": "kind of", "sorta": "sort of",
     "gimme": "give me", "lemme": "let me", "wat's": "what is", "whatre": "what are",
+    # Contractions typed without their apostrophe: "doesnt" is no word the course lacks.
+    "dont": "do not", "doesnt": "does not", "didnt": "did not", "cant": "can not",
+    "wont": "will not", "isnt": "is not", "arent": "are not", "wasnt": "was not",
+    "havent": "have not", "hasnt": "has not", "shouldnt": "should not",
+    "couldnt": "could not", "wouldnt": "would not", "youre": "you are", "theyre": "they are",
 }  # fmt: skip
 _WRITTEN_OUT = frozenset(w for expansion in _SHORTHAND.values() for w in expansion.split())
 _WORD = re.compile(r"(?u)\b\w+\b")

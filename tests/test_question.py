@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.lexical import TermWeights, covered, weighted_terms
+from retrieval.lexical import TermWeights, Vocabulary, covered, weighted_terms
 from retrieval.question import NEEDS, analyze, need_of
 
 # A corpus where "exam" is in one passage of four, so it is not a common word left out.
@@ -189,6 +189,22 @@ def test_chat_filler_the_course_lacks_weighs_nothing_but_fee_does(weights: TermW
     for filler in ("one", "good", "way", "get"):
         assert weighted[filler] == pytest.approx(0.0)
     assert weighted["fee"] > weighted["exam"] > 0
+
+
+@pytest.mark.parametrize(
+    ("typed", "telling"),
+    [
+        ("so it doesnt matter which country im in", {"matter", "countri"}),
+        ("why tho", set()),
+        ("how difficult is the exam realistically, be honest", {"difficult"}),
+    ],
+)
+def test_contractions_and_asides_are_no_words_the_course_lacks(
+    weights: TermWeights, typed: str, telling: set[str]
+) -> None:
+    # "doesnt" or "honest" counted as asked for made a refusal of what the course answers
+    mended = Vocabulary(["the exam is moderately difficult"]).mend(typed)
+    assert {t for t, _ in weighted_terms(mended, weights)} - {"exam"} == telling
 
 
 def test_missing_filler_does_not_make_a_passage_miss_the_question(weights: TermWeights) -> None:
