@@ -382,22 +382,50 @@ _ASKING_SENTENCE = re.compile(
 )
 
 
+# A clause in which the learner speaks of themselves ("i lead a team of 5", "our company is
+# all azure", "im on call half my life"): it tells, unless it asks ("i wonder which...")
+_TELLING_CLAUSE = re.compile(
+    r"^\s*(?:(?:so|ok|okay|well|hey|hi|btw|also|but|and)[,!]?\s+)*"
+    r"(?:i|i'm|im|i've|ive|i'd|we|we're|we've|my|our)\s",
+    re.IGNORECASE,
+)
+_CLAUSE_END = re.compile(r"\s*[,;:]\s+|\s+(?:-|–|—)\s+")
+
+
 def told_only(question: str) -> set[str]:
-    """Terms of the sentences of a message that ask nothing, only tell the learner's
-    situation ("our gpu bill is insane."), and that no asking sentence uses; none when no
-    sentence asks.
+    """Terms of the sentences and clauses of a message that ask nothing, only tell the
+    learner's situation ("our gpu bill is insane.", "i lead a team of 5 devs, why would
+    ..."), and that no asking sentence uses; none when nothing asks. A clause tells when the
+    learner speaks of themselves in it ("i", "we", "my", "our"): "for the governance track,
+    what..." names what is asked.
 
     >>> sorted(told_only("our gpu bill is insane. does the course keep costs down"))
     ['bill', 'gpu', 'insan']
+    >>> sorted(told_only("our company is all azure, will this lock us into one vendor"))
+    ['azur', 'compani']
+    >>> told_only("for the governance track, what skills are covered")
+    set()
     >>> told_only("how long does it take"), told_only("our gpu bill is insane")
     (set(), set())
     """
-    sentences = [s for s in _SENTENCE_END.split(question) if s.strip()]
-    asking = [s for s in sentences if _ASKING_SENTENCE.search(s)]
-    if not asking:
+    told: list[str] = []
+    asked: list[str] = []
+    for sentence in _SENTENCE_END.split(question):
+        clauses = _CLAUSE_END.split(sentence)
+        if not any(_ASKING_SENTENCE.search(c) for c in (sentence, *clauses)):
+            told.append(sentence)
+            continue
+        for clause in clauses:
+            (told if _tells(clause) else asked).append(clause)
+    if not asked:
         return set()
-    told = {t for s in sentences if not _ASKING_SENTENCE.search(s) for t in terms(s)}
-    return told - {t for s in asking for t in terms(s)}
+    return {t for c in told for t in terms(c)} - {t for c in asked for t in terms(c)}
+
+
+def _tells(clause: str) -> bool:
+    """Whether a clause of an asking sentence only tells the learner's situation: they speak
+    of themselves in it, and it has no question mark nor wh-word ("im a dba, ...")."""
+    return bool(_TELLING_CLAUSE.search(clause)) and "?" not in clause and not _WH.search(clause)
 
 
 def question_parts(question: str) -> list[str]:
