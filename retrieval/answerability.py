@@ -215,6 +215,8 @@ def lacks_asked_kind(question: Question, chosen: Sequence[Candidate]) -> bool:
 
 _EXAM = re.compile(r"exams?|certs?|certifications?|certificates?|tests?")
 _NAME_REACH = 4  # words before "exam" that may name it ("aws certified solutions architect")
+_WORD_OR_MARK = re.compile(r"[\w'-]+|[^\w\s]")  # a comma ends a name: "in kenya, nearest test"
+_QUANTITIES = frozenset(("zero", "one", "two", "three", "single", "few", "several", "many"))
 
 
 def answer_features(
@@ -274,20 +276,24 @@ def names_another_exam(question: Question, weights: TermWeights) -> bool:
     True
     >>> names_another_exam(analyze("is the real exam online"), course)
     False
+    >>> names_another_exam(analyze("i live in kenya, nearest test centre is far"), course)
+    False
+    >>> names_another_exam(analyze("i have zero formal certs, can i start"), course)
+    False
     >>> names_another_exam(analyze("yo is this exam tough or nah"), course)
     False
     >>> names_another_exam(analyze("is the actual Certified MLOps Architect exam hard"), course)
     False
     """
     near = synonyms(question.near)
-    words = [w.removesuffix("'s") for w in _WORD.findall(question.text.lower())]
+    words = [w.removesuffix("'s") for w in _WORD_OR_MARK.findall(question.text.lower())]
     for at, word in enumerate(words):
         if not _EXAM.fullmatch(word):
             continue
         named = []
         for name in reversed(words[max(0, at - _NAME_REACH) : at]):
-            if not name.isalpha() or is_stopword(name):
-                break  # the name ends at "the", "this", "for"...
+            if not name.isalpha() or is_stopword(name) or name in _QUANTITIES:
+                break  # the name ends at "the", "this", "for", "zero", a comma...
             named.append(name)
         if len(named) < 2:  # one word before "exam" is more often a trait ("actual", "mock")
             continue
