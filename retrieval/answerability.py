@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from retrieval.hybrid import ScoredChunk
+from retrieval.learner_words import SAID_SO
 from retrieval.lexical import (
     TermWeights,
     is_english,
@@ -285,7 +286,10 @@ def names_another_exam(question: Question, weights: TermWeights) -> bool:
     >>> names_another_exam(analyze("is the actual Certified MLOps Architect exam hard"), course)
     False
     """
+    # Words near in meaning by the model only: the course's thesaurus says what "aws" means
+    # in a question about the course (its major clouds), not whose exam "the aws ... exam" is
     near = synonyms(question.near)
+    near = {term: tuple(n for n in found if n[1] < SAID_SO) for term, found in near.items()}
     words = [w.removesuffix("'s") for w in _WORD_OR_MARK.findall(question.text.lower())]
     for at, word in enumerate(words):
         if not _EXAM.fullmatch(word):

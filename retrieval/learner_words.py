@@ -168,6 +168,11 @@ def canonical(text: str, found: list[tuple[str, str]]) -> str:
     return text
 
 
+SAID_SO = 1.0
+"""The nearness of a learner word to its course term: the thesaurus says they are one, which
+no model similarity reaches."""
+
+
 def near(found: list[tuple[str, str]]) -> dict[str, Near]:
     """For each content word of the learner phrases found, keyed by its stem: the stems of
     its course term, as near as a word can be (see `retrieval.neighbours.Near`).
@@ -177,7 +182,7 @@ def near(found: list[tuple[str, str]]) -> dict[str, Near]:
     """
     nearest: dict[str, Near] = {}
     for phrase, course in found:
-        meant = tuple((term, 1.0) for term in dict.fromkeys(stem(words_of(course))))
+        meant = tuple((term, SAID_SO) for term in dict.fromkeys(stem(words_of(course))))
         for term in stem(words_of(phrase)):
             nearest[term] = tuple(dict.fromkeys(nearest.get(term, ()) + meant))
     return nearest

@@ -755,3 +755,30 @@ def test_learner_wording_is_answered_with_the_adapter_and_missed_without(
     finally:
         plain.retriever.store.client.close()
     assert missed == [q for q, _ in ADAPTED]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "is it only for aws, we are an azure house",
+        "does it tie me to aws or azure",
+    ],
+)
+def test_a_cloud_named_by_its_vendor_is_answered_from_the_major_clouds(assistant, question):
+    # the course's thesaurus says "aws" and "azure" are what the course calls the major clouds
+    answer = assistant.ask(question)
+
+    assert not answer.refused, answer.answer
+    assert "major clouds" in quoted(answer), answer.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "does passing this help with the aws data engineer associate exam",
+        "is this harder than the aws machine learning specialty cert",
+    ],
+)
+def test_another_vendors_exam_is_refused_though_its_name_is_a_learner_word(assistant, question):
+    # "aws" is a learner word for the major clouds, but "the aws ... exam" is not this course's
+    assert assistant.ask(question).refused
