@@ -214,7 +214,9 @@ def lacks_asked_kind(question: Question, chosen: Sequence[Candidate]) -> bool:
     return False
 
 
-_EXAM = re.compile(r"exams?|certs?|certifications?|certificates?|tests?")
+# "exam" and its like, and the tiers other vendors name their exams by ("the aws machine
+# learning specialty", "azure data engineer associate"); the course's own are "levels"
+_EXAM = re.compile(r"exams?|certs?|certifications?|certificates?|tests?|specialty|associate")
 _NAME_REACH = 4  # words before "exam" that may name it ("aws certified solutions architect")
 _WORD_OR_MARK = re.compile(r"[\w'-]+|[^\w\s]")  # a comma ends a name: "in kenya, nearest test"
 _QUANTITIES = frozenset(("zero", "one", "two", "three", "single", "few", "several", "many"))
@@ -277,6 +279,8 @@ def names_another_exam(question: Question, weights: TermWeights) -> bool:
     True
     >>> names_another_exam(analyze("is the real exam online"), course)
     False
+    >>> names_another_exam(analyze("does it count for the aws machine learning specialty"), course)
+    True
     >>> names_another_exam(analyze("i live in kenya, nearest test centre is far"), course)
     False
     >>> names_another_exam(analyze("i have zero formal certs, can i start"), course)
