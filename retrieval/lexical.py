@@ -289,6 +289,8 @@ class Vocabulary:
         'what does the professional level need as background'
         >>> Vocabulary(["Technical leads and technical staff"]).mend("tech lead")
         'technical lead'
+        >>> Vocabulary(["training providers"]).mend("who do i train with")
+        'who do i train with'
         >>> Vocabulary(["data validation"]).mend("how long is it valid")
         'how long is it valid'
         >>> v = Vocabulary(["through the pipeline"])
@@ -316,6 +318,8 @@ class Vocabulary:
             mended = self._completed(lower) if everyday < EVERYDAY_ZIPF else None
             if mended and _zipf()(mended, "en") < everyday - 0.1:  # "valid" is no "validation"
                 mended = None  # a word more common than its completion is a word of its own
+            elif mended and stem([mended]) == stem([lower]):  # "train" needs no "training"
+                mended = None
         else:  # a word of English is no typo ("qualify" is not "quality")
             mended = self._closest(lower) if everyday < ENGLISH_ZIPF else None
         # A word no English word list knows is a typo of the corpus word one slip away
