@@ -51,7 +51,8 @@ _ASKING_WORDS = re.compile(
     re.IGNORECASE,
 )
 _KIND_ASKED = re.compile(
-    r"\b(?:which|what|any|how\s+many|who|(?:is|are)\s+there\s+(?:a|an|one))\s+"
+    r"\b(?:which|what|any|how\s+many|who(?:\s+(?:do|would|should|can|could)\s+(?:i|we|you))?"
+    r"|(?:is|are)\s+there\s+(?:a|an|one))\s+"  # "who do i train with": whom, not what i learn
     r"(?:(?:one\s+)?of\s+(?:the|those|these|them|your)\s+)?"  # "any of the training places"
     r"((?:[\w-]+\s+){0,1}[\w-]+)",
     re.IGNORECASE,
@@ -180,6 +181,8 @@ class EntityLexicon:
         >>> lexicon.kinds("learning paths list", listing=True)
         (('path', 'G > Paths'),)
         >>> lexicon.kinds("do any of the training places do that")
+        (('train', 'G > Training providers'),)
+        >>> lexicon.kinds("who would i train with for that")
         (('train', 'G > Training providers'),)
         """
         asked = {term for match in _KIND_ASKED.finditer(text) for term in terms(match.group(1))}

@@ -782,3 +782,14 @@ def test_a_cloud_named_by_its_vendor_is_answered_from_the_major_clouds(assistant
 def test_another_vendors_exam_is_refused_though_its_name_is_a_learner_word(assistant, question):
     # "aws" is a learner word for the major clouds, but "the aws ... exam" is not this course's
     assert assistant.ask(question).refused
+
+
+@pytest.mark.parametrize("follow_up", ["who would i train with for that", "who do we train with"])
+def test_who_do_i_train_with_after_a_path_names_that_paths_provider(assistant, follow_up):
+    # "who do i train with" asks for a training provider, the one that serves the SRE path
+    history = conversation_after(assistant, "whats the sre path about")
+
+    answer = assistant.ask(follow_up, history)
+
+    assert not answer.refused, answer.answer
+    assert "Sreschool" in quoted(answer), answer.answer
