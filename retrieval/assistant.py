@@ -208,7 +208,9 @@ class Assistant:
         unknown = [w for w in words_of(own or query) if not lexical.weights.known(*stem([w]))]
         near = self.retriever.neighbours(lexical).near(unknown) if unknown else {}
         # "does it expire": the course's thesaurus says that is its renewal
-        said_otherwise = self.learner_words.current().found(query)
+        # the phrase as typed too: mending makes "intro level" an "introduction level"
+        thesaurus = self.learner_words.current()
+        said_otherwise = list(dict.fromkeys(thesaurus.found(query) + thesaurus.found(question)))
         near = {**near, **learner_near(said_otherwise)}
         searched = expand(query, said_otherwise)
         passages = self.retriever.search_in(lexical, searched)

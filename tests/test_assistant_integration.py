@@ -793,3 +793,11 @@ def test_who_do_i_train_with_after_a_path_names_that_paths_provider(assistant, f
 
     assert not answer.refused, answer.answer
     assert "Sreschool" in quoted(answer), answer.answer
+
+
+def test_a_learner_phrase_counts_as_typed_before_mending_changes_it(assistant):
+    # mending writes "intro" out as "introduction"; the thesaurus lists "intro level" as typed
+    answer = assistant.ask("what do people learn on the intro level")
+
+    assert not answer.refused, answer.answer
+    assert answer.citations[0].section == "Syllabus > Foundation level > Skills you will gain"
