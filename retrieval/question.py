@@ -37,7 +37,7 @@ _LIST = re.compile(
     r"\blist\b|\ball\s+(the\s+)?(\w+\s+)?\w+s\b|\bname\s+(the|all|some|every|each)\b"
     r"|\bnames\s+of\b|\bwhat\s+(are|r)\s+(the\s+)?\w+"
     rf"|\bwhich\s+(?!{_VERB_S})(\w+\s+)?(?!{_VERB_S})\w+s\b"  # which (job) roles, not which is
-    r"|\bwhat\s+(\w+\s+)?\w+s\s+(are|r|do|does|can|will)\b|\w+s\s+(are|r)\s+there\b"
+    r"|\bwhat\s+(\w+\s+)?\w+s\s+(are|r|do|does|can|will|exist)\b|\w+s\s+(are|r)\s+there\b"
     r"|\btypes\s+of\b|\bkinds\s+of\b|\b(?:in|for|of)\s+(?:each|every)\s+\w+"
     r"|\ball\s+of\s+(?:them|em|those)\b"
     r"|\boptions\b|\bwh?at\b.*\b(cover(s|ed)?|teach(es)?|taught|learn|includ(e|es|ed)"

@@ -90,6 +90,7 @@ def test_time_and_the_topic_of_cost_are_not_money(question: str) -> None:
         "what are all the tracks",
         "which tools do the labs use",
         "what types of labs are there",
+        "what tracks exist",
     ],
 )
 def test_list_questions(question: str) -> None:
