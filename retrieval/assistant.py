@@ -219,8 +219,13 @@ class Assistant:
             names_as, lexicon, lambda word: lexical.weights.known(*stem([word]))
         )
         subjects = lexicon.subjects(names_as)
-        kinds = lexicon.kinds(query, listing=need_of(query) == "list")
         named = tuple(lexicon.mentions(names_as))
+        # "what does the management track teach": "track" is a word of the name, not the kind
+        kinds = tuple(
+            (term, group)
+            for term, group in lexicon.kinds(query, listing=need_of(query) == "list")
+            if not any(term in terms(name) for name, _ in named)
+        )
         asked = analyze(query, subjects=subjects, named=named, names_as=names_as)
         # "data path vs the money path": the FinOps path, the one nearest in meaning to money
         sides = sides_by_meaning(query, asked.sides, lexicon, self._closest(lexical))

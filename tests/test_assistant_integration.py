@@ -801,3 +801,12 @@ def test_a_learner_phrase_counts_as_typed_before_mending_changes_it(assistant):
 
     assert not answer.refused, answer.answer
     assert answer.citations[0].section == "Syllabus > Foundation level > Skills you will gain"
+
+
+def test_a_kind_word_inside_a_things_name_asks_for_that_thing_not_the_kind(assistant):
+    # "track" names the leadership and management track here, not the syllabus's tracks
+    answer = assistant.ask("what all does the management track teach")
+
+    assert not answer.refused, answer.answer
+    assert answer.citations[0].section.endswith("Leadership and management track"), answer.answer
+    assert "Track: " not in quoted(answer)
