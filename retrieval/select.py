@@ -283,6 +283,8 @@ def _at_home(question: Question, best: Candidate, scored: Sequence[Candidate]) -
     aligned with, not the DataOps path; "what job titles do data engineers move into": the
     careers answer, not the Data Engineer row of certifications)."""
     homed = _preferred(best, scored, lambda u: home(question, u) == 1)
+    if homed.unit.kind == "row" and not _asks_column(question, homed.unit):
+        return best  # a row is the place of what its columns hold, not of all about its thing
     asked = "context_coverage"
     return homed if homed.features[asked] >= best.features[asked] else best
 
@@ -723,6 +725,12 @@ def _row_answers(question: Question, unit: Unit) -> bool:
     name = set(terms(row_name(unit.text)))
     if not any(set(subject) <= name for subject in question.subjects if subject):
         return False
+    return _asks_column(question, unit)
+
+
+def _asks_column(question: Question, unit: Unit) -> bool:
+    """Whether the question asks for what a table row's columns other than the first hold
+    ("which *certs* for a data engineer"; not "what job titles do data engineers land")."""
     columns = {t for column, _ in _cells(unit.text)[1:] for t in terms(column)}
     return bool(set(question.terms) & columns)
 

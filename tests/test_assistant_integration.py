@@ -810,3 +810,12 @@ def test_a_kind_word_inside_a_things_name_asks_for_that_thing_not_the_kind(assis
     assert not answer.refused, answer.answer
     assert answer.citations[0].section.endswith("Leadership and management track"), answer.answer
     assert "Track: " not in quoted(answer)
+
+
+def test_a_list_about_a_role_quotes_what_is_asked_not_the_roles_table_row(assistant):
+    # the Data Engineer row holds the certifications to take, not the jobs people move into
+    answer = assistant.ask("im a data engineer, which job titles do people like me get after it")
+
+    assert not answer.refused, answer.answer
+    assert "Platform Architect" in quoted(answer), answer.answer
+    assert "Role: Data Engineer" not in quoted(answer)
