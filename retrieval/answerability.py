@@ -279,6 +279,8 @@ def names_another_exam(question: Question, weights: TermWeights) -> bool:
     True
     >>> names_another_exam(analyze("is the real exam online"), course)
     False
+    >>> names_another_exam(analyze("is it one giant final test at the end"), course)
+    False
     >>> names_another_exam(analyze("does it count for the aws machine learning specialty"), course)
     True
     >>> names_another_exam(analyze("i live in kenya, nearest test centre is far"), course)
@@ -304,6 +306,8 @@ def names_another_exam(question: Question, weights: TermWeights) -> bool:
                 break  # the name ends at "the", "this", "for", "zero", a comma...
             named.append(name)
         if len(named) < 2:  # one word before "exam" is more often a trait ("actual", "mock")
+            continue
+        if is_everyday(named[0]):  # "one giant final test": a name ends in no everyday word
             continue
         if any(weights.common(stem([n])[0]) and not is_english(n) for n in named):
             continue  # the course's own name is in it: "the actual Certified MLOps Architect exam"
