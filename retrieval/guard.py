@@ -44,7 +44,8 @@ def small_talk(text: str) -> SmallTalk | None:
 
 _TASK = re.compile(  # an order to the assistant to produce something, not a question
     r"^\W*(?:(?:hey|ok|so|pls|please)[\s,]+)*(?:(?:can|could|would|will)\s+(?:you|u)\s+"
-    r"(?:please\s+|pls\s+)?)?(?:write|generate|code|debug|draft|implement|translate)"
+    r"(?:please\s+|pls\s+)?)?(?:help\s+(?:me|us)\s+(?:to\s+)?)?"  # "help me write my letter"
+    r"(?:write|generate|code|debug|draft|implement|translate)"
     r"(?:\s+(?:me|us|for\s+me))?\s+(?:a|an|the|my|our|some|this|that|up)?\b",
     re.IGNORECASE,
 )
@@ -56,6 +57,8 @@ def task_request(text: str) -> bool:
 
     >>> task_request("write me a dvc.yaml pipeline"), task_request("can u debug my DAG")
     (True, True)
+    >>> task_request("help me write my resignation letter")
+    True
     >>> task_request("do they teach how to write pipelines?"), task_request("is code covered")
     (False, False)
     """
