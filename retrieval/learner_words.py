@@ -151,6 +151,9 @@ def expand(text: str, found: list[tuple[str, str]]) -> str:
     return " ".join([text, *dict.fromkeys(added)])
 
 
+_PLACE = 0xE000  # Unicode's private use area: a place held for a course term, no word character
+
+
 def canonical(text: str, found: list[tuple[str, str]]) -> str:
     """`text` with each learner phrase found in it written as its course term, so that the
     course's named things are recognised by their own names ("the first level vs the top
@@ -159,13 +162,18 @@ def canonical(text: str, found: list[tuple[str, str]]) -> str:
     >>> canonical("first level vs top tier, whats the diff",
     ...           [("first level", "Foundation level"), ("top tier", "Advanced level")])
     'Foundation level vs Advanced level, whats the diff'
+    >>> canonical("or branching out", [("branch out", "Cross-track"), ("cross", "Cross-track")])
+    'or Cross-track'
     """
-    for phrase, course in found:
+    # each phrase is matched in the learner's words only, never in a course term written in
+    # for another ("branching out" -> "Cross-track expansion", whose "Cross" is no phrase)
+    for at, (phrase, _) in enumerate(found):
         words = [re.escape(w) for w in _WORD.findall(phrase)]
         if words:
             pattern = r"\b" + r"\w*[\s-]+".join(words) + r"\w*"
-            text = re.sub(pattern, course, text, count=1, flags=re.IGNORECASE)
-    return text
+            text = re.sub(pattern, chr(_PLACE + at), text, count=1, flags=re.IGNORECASE)
+    held = {chr(_PLACE + at): course for at, (_, course) in enumerate(found)}
+    return "".join(held.get(char, char) for char in text)
 
 
 SAID_SO = 1.0
