@@ -216,7 +216,7 @@ class Assistant:
         passages = self.retriever.search_in(lexical, searched)
         names_as = canonical(query, said_otherwise)  # "the first level": the Foundation level
         names_as = shortened_names(  # "pro vs architect": the Professional level
-            names_as, lexicon, lambda word: lexical.weights.known(*stem([word]))
+            names_as, lexicon, lambda word: lexical.weights.known(*stem([word.lower()]))
         )
         subjects = lexicon.subjects(names_as)
         named = tuple(lexicon.mentions(names_as))

@@ -357,6 +357,8 @@ def shortened_names(text: str, lexicon: EntityLexicon, known: Callable[[str], bo
     >>> lexicon = EntityLexicon(["S > Levels > Foundation level", "S > Levels > Pro level"])
     >>> shortened_names("found vs pro", lexicon, lambda word: word == "pro")
     'Foundation level vs pro'
+    >>> shortened_names("found-ish", lexicon, lambda word: False)
+    'found-ish'
     """
 
     def written(match: re.Match[str]) -> str:
@@ -365,7 +367,7 @@ def shortened_names(text: str, lexicon: EntityLexicon, known: Callable[[str], bo
             return word
         return _simplify(name)
 
-    return re.sub(r"\b[a-zA-Z]{3,}\b", written, text)
+    return re.sub(r"(?<![\w-])[a-zA-Z]{3,}(?![\w-])", written, text)  # not "Cross" of "Cross-track"
 
 
 def own_words(question: str, query: str) -> str:
