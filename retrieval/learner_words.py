@@ -203,11 +203,18 @@ def _forms(text: str) -> tuple[str, ...]:
 
     >>> _forms("Expires, expired, expiring; validity vs validate; level 1 certs")
     ('expir', 'expir', 'expir', 'validity', 'vs', 'validat', 'level', '1', 'cert')
+    >>> _forms("going deeper")
+    ('go', 'deeper')
     """
     return tuple(_form(word) for word in _WORD.findall(text.lower()))
 
 
+_IRREGULAR = {"going": "go", "goes": "go", "went": "go", "gone": "go", "doing": "do", "does": "do"}
+
+
 def _form(word: str) -> str:
+    if word in _IRREGULAR:  # "going deeper" is "go deeper"
+        return _IRREGULAR[word]
     if word.endswith("ss"):
         return word
     for ending in ("ing", "ed", "es", "s", "e"):
