@@ -286,6 +286,7 @@ _COMPARISON = re.compile(
     re.IGNORECASE,
 )
 _BETWEEN = re.compile(r"\b(?:between|^\s*compare)\b", re.IGNORECASE)
+_SAYS_VS = re.compile(r"\b(?:vs\.?|versus)(?!\w)", re.IGNORECASE)
 _VERSUS = re.compile(r"\s+(?:vs\.?|versus|compared?\s+(?:to|with)|or|from)\s+", re.IGNORECASE)
 _JOIN = re.compile(r"\s+(?:and|vs\.?|versus|or|with|to)\s+|,\s*", re.IGNORECASE)
 _ASKING = re.compile(
@@ -303,7 +304,10 @@ def _sides(text: str) -> tuple[str, ...]:
     if not _COMPARISON.search(text):
         return ()
     sides: tuple[str, ...] = ()
-    if match := _BETWEEN.search(text):  # "difference between X and Y", "compare X and Y"
+    match = _BETWEEN.search(text)
+    if match and _SAYS_VS.search(text, match.end()):  # "between X and Y vs Z": Y vs Z
+        match = None
+    if match:  # "difference between X and Y", "compare X and Y"
         parts = _JOIN.split(text[match.end() :], maxsplit=1)
         sides = (_run(parts[0], first=True), _run(parts[1], first=True)) if len(parts) == 2 else ()
     if not (sides and all(sides)) and (match := _VERSUS.search(text)):  # "X vs Y", "X or Y"

@@ -130,6 +130,11 @@ def test_list_questions(question: str) -> None:
             ("devsecops path", "sre path"),
         ),
         ("governance or mlops core, what sets them apart", ("governance", "mlops core")),
+        # "between X and Y vs Z": the vs sets the sides, Y against Z
+        (
+            "whats the diff between staying put and going deeper vs branching out",
+            ("going deeper", "branching out"),
+        ),
         ("sre path or dataops path, do they teach the same", ("sre path", "dataops path")),
         (
             "data automation or quality control, what does each cover",
