@@ -21,6 +21,7 @@ from retrieval.lexical import (
     is_stopword,
     stem,
     terms,
+    words_of,
 )
 from retrieval.neighbours import softly_covered, synonyms
 from retrieval.question import Question, told_only
@@ -318,6 +319,37 @@ def names_another_exam(question: Question, weights: TermWeights) -> bool:
     return False
 
 
+_CHOICE = re.compile(r"\b(?:which|what|who)\b.*\bor\b", re.IGNORECASE)  # "which X, A or B"
+
+
+def offers_unknown_choice(question: Question, weights: TermWeights) -> bool:
+    """Whether the choice a which-question offers names something the course never mentions:
+    a side whose words the course never uses, nor anything near them in meaning, and no
+    everyday word ("which company runs the proctoring, pearson vue or someone else", "which
+    cloud are the labs on, aws or azure"). The course names neither, so it cannot say which.
+
+    >>> from retrieval.question import analyze
+    >>> course = TermWeights(["Exams are taken online through secure proctoring.",
+    ...                       "The SRE path and the FinOps path."])
+    >>> offers_unknown_choice(analyze("which software, proctoru or something else"), course)
+    True
+    >>> offers_unknown_choice(analyze("sre or finops, which is better"), course)
+    False
+    """
+    if not _CHOICE.search(question.text):
+        return False
+    near = synonyms(question.near)
+    near = {term: tuple(n for n in found if n[1] < SAID_SO) for term, found in near.items()}
+    for side in question.sides:
+        words = words_of(side)
+        if words and all(
+            not weights.known(term) and not near.get(term) and not is_everyday(word)
+            for word, term in zip(words, stem(words), strict=True)
+        ):
+            return True
+    return False
+
+
 def counted_by_list(
     question: Question, passages: Sequence[ScoredChunk], chosen: Sequence[Candidate]
 ) -> bool:
@@ -367,6 +399,7 @@ def refused_by_rule(
     it?", "is it open book?"), or for a count, amount or duration with no number to quote."""
     return (
         names_another_exam(question, weights)
+        or offers_unknown_choice(question, weights)
         or lacks_asked_kind(question, chosen)
         or bool(features["number_missing"])
     )
