@@ -267,12 +267,14 @@ def answer_features(
 
 def names_another_exam(question: Question, weights: TermWeights) -> bool:
     """Whether the question is about an exam or certification the course does not give:
-    the words that make up the exam's name, right before "exam", "cert" or "test", include
-    a name the course never uses nor anything near it, and no everyday word ("the AWS
-    Solutions Architect exam", "the CKA kubernetes exam", "a free mock test", "google's ML
-    engineer cert"; not "the real exam", "this exam" nor "timeline to get the cert"). A
-    name of one word is not taken for one: "the actual exam", "a proctored exam"; nor is a
-    name with the course's own word for itself (frequent in the course, no English word).
+    the words that make up the exam's name, right before "exam", "cert", "test" or a tier
+    ("specialty"), include a name the course never uses nor anything near it, and no everyday
+    word ("the AWS Solutions Architect exam", "the CKA kubernetes exam", "a free mock test",
+    "google's ML engineer cert"; not "the real exam", "this exam" nor "timeline to get the
+    cert"). A name ends at a comma or a number word, and not on an everyday word ("one giant
+    final test"). A name of one word is not taken for one: "the actual exam", "a proctored
+    exam"; nor is a name with the course's own word for itself (frequent in the course, no
+    English word).
 
     >>> from retrieval.question import analyze
     >>> course = TermWeights(["The Certified MLOps Architect exam is taken online."])
