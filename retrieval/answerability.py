@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from retrieval.hybrid import ScoredChunk
 from retrieval.learner_words import SAID_SO
@@ -295,10 +295,7 @@ def names_another_exam(question: Question, weights: TermWeights) -> bool:
     >>> names_another_exam(analyze("is the actual Certified MLOps Architect exam hard"), course)
     False
     """
-    # Words near in meaning by the model only: the course's thesaurus says what "aws" means
-    # in a question about the course (its major clouds), not whose exam "the aws ... exam" is
-    near = synonyms(question.near)
-    near = {term: tuple(n for n in found if n[1] < SAID_SO) for term, found in near.items()}
+    foreign = _foreign(question, weights)
     words = [w.removesuffix("'s") for w in _WORD_OR_MARK.findall(question.text.lower())]
     for at, word in enumerate(words):
         if not _EXAM.fullmatch(word):
@@ -314,11 +311,24 @@ def names_another_exam(question: Question, weights: TermWeights) -> bool:
             continue
         if any(weights.common(stem([n])[0]) and not is_english(n) for n in named):
             continue  # the course's own name is in it: "the actual Certified MLOps Architect exam"
-        for name in named:
-            term = stem([name])[0]
-            if not weights.known(term) and not near.get(term) and not is_everyday(name):
-                return True
+        if any(foreign(name) for name in named):
+            return True
     return False
+
+
+def _foreign(question: Question, weights: TermWeights) -> Callable[[str], bool]:
+    """Whether a word of the question names something outside the course: no everyday word,
+    and neither a word of the course nor near one in meaning by the model. The course's
+    thesaurus does not count: it says what "aws" means in a question about the course (its
+    major clouds), not whose exam "the aws ... exam" is."""
+    near = synonyms(question.near)
+    by_meaning = {term for term, found in near.items() if any(n[1] < SAID_SO for n in found)}
+
+    def foreign(word: str) -> bool:
+        term = stem([word])[0]
+        return not weights.known(term) and term not in by_meaning and not is_everyday(word)
+
+    return foreign
 
 
 _CHOICE = re.compile(r"\b(?:which|what|who)\b.*\bor\b", re.IGNORECASE)  # "which X, A or B"
@@ -340,16 +350,8 @@ def offers_unknown_choice(question: Question, weights: TermWeights) -> bool:
     """
     if not _CHOICE.search(question.text):
         return False
-    near = synonyms(question.near)
-    near = {term: tuple(n for n in found if n[1] < SAID_SO) for term, found in near.items()}
-    for side in question.sides:
-        words = words_of(side)
-        if words and all(
-            not weights.known(term) and not near.get(term) and not is_everyday(word)
-            for word, term in zip(words, stem(words), strict=True)
-        ):
-            return True
-    return False
+    foreign = _foreign(question, weights)
+    return any((words := words_of(side)) and all(map(foreign, words)) for side in question.sides)
 
 
 def counted_by_list(
