@@ -77,7 +77,6 @@ nothing). Training keeps each coefficient to its sign (`evals.train.fit`), so a 
 correlates with another cannot take a weight against its own meaning: without the signs, chunk
 similarity and unit coverage had come out negative beside their unit and passage counterparts."""
 
-_WORD = re.compile(r"[\w'-]+")
 
 # Answers of a kind a passage either holds or does not, like the numbers of `number_missing`:
 # a person ("who founded it", "who are the trainers") and a calendar date ("when does the next
