@@ -411,6 +411,8 @@ def told_only(question: str) -> set[str]:
     set()
     >>> told_only("how long does it take"), told_only("our gpu bill is insane")
     (set(), set())
+    >>> sorted(told_only("i do pentests all day, recommended certs pls"))
+    ['day', 'pentest']
     """
     told: list[str] = []
     asked: list[str] = []
@@ -421,8 +423,13 @@ def told_only(question: str) -> set[str]:
             continue
         for clause in clauses:
             (told if _tells(clause) else asked).append(clause)
-    if not asked:
-        return set()
+    if not asked:  # nothing has a question's shape: a clause that does not tell is the ask
+        told, asked = [], []
+        for sentence in _SENTENCE_END.split(question):
+            for clause in _CLAUSE_END.split(sentence):
+                (told if _tells(clause) else asked).append(clause)
+        if not told or not asked:
+            return set()
     return {t for c in told for t in terms(c)} - {t for c in asked for t in terms(c)}
 
 
