@@ -35,12 +35,13 @@ from retrieval.learner_words import near as learner_near
 from retrieval.lexical import TermWeights, stem, terms, words_of
 from retrieval.llm import CitationChecker, answer_messages, condense_question, stream_sentences
 from retrieval.neighbours import COUNTED_ALIKE, Near
-from retrieval.question import Question, analyze, need_of, question_parts
+from retrieval.question import Question, analyze, need_of, options_chosen, question_parts
 from retrieval.select import (
     gives_number,
     home,
     is_lead_in,
     is_time_word,
+    key_columns,
     names_heading,
     row_name,
 )
@@ -91,6 +92,7 @@ class Retrieved:
         searched: The text searched for the passages: the query with the course's words for
             the learner's added (`learner_words.expand`).
         sides: A comparison's sides as found (`followup.sides_by_meaning`); None: as analysed.
+        choosing: The table a learner chooses from for themselves (`Question.choosing`).
     """
 
     query: str
@@ -107,6 +109,7 @@ class Retrieved:
     names_as: str | None = None
     searched: str = ""
     sides: tuple[str, ...] | None = None
+    choosing: str | None = None
 
     def question(self) -> Question:
         """The analysed question."""
@@ -127,6 +130,7 @@ class Retrieved:
             said=said,
             counted_as=self.counted_as,
             sides=asked.sides if self.sides is None else self.sides,
+            choosing=self.choosing,
         )
 
 
@@ -248,6 +252,11 @@ class Assistant:
             passages = _merge(passages, *(self.retriever.search_in(lexical, p, 3) for p in parts))
         passages = _merge(passages, _numbered(asked, passages, deeper))
         passages = _merge(passages, _whole_table(asked, passages, deeper))
+        choosing = _chosen_from(lexical, options_chosen(query)) if not subjects else None
+        if choosing:  # "i get paged at night, which certs fit me": every row of the table
+            heading = choosing.split(" > ")[-1]  # a description of one's work seldom names them
+            rows = self.retriever.search_in(lexical, f"{heading}: {query}", DEEPER)
+            passages = _merge(passages, [p for p in rows if p.chunk.section == choosing])
         passages = _merge(passages, _homes(asked, passages, deeper))
         passages = _merge(passages, _group_home(replace(asked, kinds=kinds), passages, deeper))
         # "which provider for SRE?" asks for one of them; "how many providers..." for none
@@ -273,6 +282,7 @@ class Assistant:
             names_as,
             searched,
             asked.sides,
+            choosing,
         )
 
     def _counted_as(
@@ -590,6 +600,18 @@ def _for_the_course(
     if not shares or shares[0][0] == 0 or (len(shares) > 1 and shares[1][0] == shares[0][0]):
         return None
     return shares[0][1]
+
+
+def _chosen_from(lexical: Lexical, options: set[str]) -> str | None:
+    """The table whose rows are the options a learner chooses among: the first with a column
+    telling one row from another that names them ("certs": "Recommended certifications")."""
+    if not options:
+        return None
+    tables: dict[str, list[str]] = {}
+    for chunk in lexical.index.chunks:
+        if chunk.kind == "table_row":
+            tables.setdefault(chunk.section, []).append(chunk.text)
+    return next((t for t, rows in tables.items() if options & key_columns(rows)), None)
 
 
 def _group_home(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list[ScoredChunk]:

@@ -96,6 +96,9 @@ class Question:
             it has not been told yet.
         counted_as: Stems of other course words for the counted things, near in meaning
             ("provid" when "how many companies" is asked), `neighbours.WordNeighbours.alike`.
+        choosing: The heading path of the table whose rows are the options a learner who
+            describes themselves, naming none of them, asks to choose among ("i get paged at
+            night, which certs fit me": the role table); every row is the answer.
     """
 
     text: str
@@ -112,6 +115,7 @@ class Question:
     meant: str | None = None
     said: frozenset[str] = frozenset()
     counted_as: frozenset[str] = frozenset()
+    choosing: str | None = None
 
 
 def analyze(
@@ -218,6 +222,45 @@ _COSTS = re.compile(
     r"|\b(it|they|that|this)\s+costs?\b|\bwhat('?s|\s+is)\s+the\s+cost\s+of\b",
     re.IGNORECASE,
 )
+
+
+# "which certs fit me", "what should someone like me go for", "recommended certs pls" (from
+# a learner who has said what they do): which option suits the one asking
+_CHOICE = re.compile(
+    r"\b(?:fits?|suits?|suited|meant|ment|aimed|pitched|right|best|good|ideal|mine)\b"
+    r"|\b(?:recom+end|rec+omend|suggest|advi[sc]e)\w*"
+    r"|\b(?:should|shud|shld|must|do|would|can|could)\s+(?:i|we|someone\s+like\s+me)\s+"
+    r"(?:get|take|do|go\s+for|pick|choose|start)\b",
+    re.IGNORECASE,
+)
+_ONESELF = re.compile(r"\b(?:i|im|i'm|me|my|we|us|our)\b", re.IGNORECASE)
+
+
+# what is chosen: the words after which/what ("which of your 4 certs", "what cert would"), or
+# after a recommending word ("recommended certs pls")
+_OPTION = re.compile(
+    r"\b(?:which|what|wat|wht)\s+(?:(?:one\s+)?of\s+(?:ur|your|yr|the|these|those)\s+)?"
+    r"(?:\d+\s+)?((?:[\w-]+\s+)?[\w-]+)"
+    r"|\b(?:recom+end|rec+omend|suggest)\w*\s+([\w-]+)",
+    re.IGNORECASE,
+)
+
+
+def options_chosen(text: str) -> set[str]:
+    """Terms of what a learner who tells of themselves asks to choose for themselves ("i get
+    paged at night, which of your certs fits me": certif); none for a question that only asks
+    ("what can i do after the architect cert") or that chooses nothing it names.
+
+    >>> sorted(options_chosen("i get paged at night, which of your certifications fits me"))
+    ['certif', 'fit']
+    >>> options_chosen("i do appsec, recommended certifications"), options_chosen("which fits me")
+    ({'certif'}, set())
+    >>> sorted(options_chosen("i want to head an org, which next step would u recommend"))
+    ['next', 'step']
+    """
+    if not (_CHOICE.search(text) and _ONESELF.search(text) and told_only(text)):
+        return set()
+    return {t for m in _OPTION.finditer(text) for t in terms(m.group(1) or m.group(2))}
 
 
 def _counted(text: str) -> str | None:
@@ -433,10 +476,30 @@ def told_only(question: str) -> set[str]:
     return {t for c in told for t in terms(c)} - {t for c in asked for t in terms(c)}
 
 
+# "i want to know which...", "not sure how...": a clause about oneself that asks after all
+_WONDERING = re.compile(
+    r"\b(?:know|knw|wonder\w*|ask\w*|curious|understand|sure|confused|idea|clue|tell\s+me"
+    r"|explain|find\s+out|figure\s+out|check|doubt)\b(?:\s+\w+){0,3}?\s+"
+    r"(?:what|wat|which|who|how|why|where|when|whether|if)\b"
+    r"|\b(?:how|what|wat|which|who|where|when|why)\s+(?:to|do|does|did|can|could|should|shud"
+    r"|would|will|is|are|r|am)\b",  # "... how to fix", "... what do i need": asks
+    re.IGNORECASE,
+)
+
+
 def _tells(clause: str) -> bool:
     """Whether a clause of an asking sentence only tells the learner's situation: they speak
-    of themselves in it, and it has no question mark nor wh-word ("im a dba, ...")."""
-    return bool(_TELLING_CLAUSE.search(clause)) and "?" not in clause and not _WH.search(clause)
+    of themselves in it ("im a dba, ...", "i get paged when prod breaks, ..."), with no
+    question mark and no wondering ("i want to know how long...").
+
+    >>> _tells("i get paged when prod breaks"), _tells("i want to know how long it takes")
+    (True, False)
+    >>> _tells("i design how data flows"), _tells("my merge gives duplicates how to fix")
+    (True, False)
+    """
+    return (
+        bool(_TELLING_CLAUSE.search(clause)) and "?" not in clause and not _WONDERING.search(clause)
+    )
 
 
 def question_parts(question: str) -> list[str]:

@@ -219,6 +219,8 @@ def select(
     best = next((c for c in scored if _row_answers(question, c.unit)), best)
     # "which provider...": a provider, not the path it serves; the one that serves it if known
     best = _preferred(best, scored, lambda u: of_kind(question, u))
+    if question.choosing:  # "which certs fit me": a row of the table they choose from
+        best = _preferred(best, scored, lambda u: _choosing_among(question, u))
     # "how many tracks": "four tracks", not rows to count
     best = _preferred(best, scored, lambda u: states_count(question, u))
     if meant := [c for c in scored if c.unit.section == question.meant]:
@@ -237,6 +239,7 @@ def select(
         chosen += _announced(best, scored)
     listing = (
         question.need == "list"
+        or _choosing_among(question, best.unit)
         or (question.need == "count" and _lists(best.unit))
         or (  # "the whole prep timeline": every stage of the plan
             question.need == "duration"
@@ -531,10 +534,33 @@ def _rest_of_list(
         rows = _section(best, scored)
         if home(question, best.unit) == 1:  # the asked thing's own rows: "which certs for an SRE?"
             return [c for c in rows if home(question, c.unit) == 1][:MAX_LIST]
-        if question.need == "list":  # the whole table: "which roles get recommendations?"
+        # the whole table: "which roles get recommendations?", "which certs fit me" (from a
+        # learner who names no role: each reads their own row)
+        if question.need == "list" or _choosing_among(question, best.unit):
             return rows[:MAX_LIST]
         return [c for c in rows if c.probability >= 0.5 * best.probability][:MAX_LIST]
     return []
+
+
+def key_columns(rows: Sequence[str]) -> set[str]:
+    """Terms of the columns of a table whose value differs on every row: what tells one row
+    from another ("Role", "Recommended certifications"; not "Level", which rows share).
+
+    >>> sorted(key_columns(["Track: A; Level: Pro; Order: 1", "Track: B; Level: Pro; Order: 2"]))
+    ['order', 'track']
+    """
+    values: dict[str, list[str]] = {}
+    for row in rows:
+        for column, value in _cells(row):
+            values.setdefault(column.strip(), []).append(value.strip().lower())
+    distinct = [c for c, v in values.items() if len(v) == len(rows) and len(set(v)) == len(v)]
+    return {t for column in distinct for t in terms(column)}
+
+
+def _choosing_among(question: Question, unit: Unit) -> bool:
+    """Whether a unit is a row of the table the learner chooses from for themselves ("i get
+    paged at night, which certs fit me": the whole role table is the answer)."""
+    return unit.kind == "row" and unit.section == question.choosing
 
 
 def _qualified_rows(

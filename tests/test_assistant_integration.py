@@ -386,6 +386,29 @@ def test_what_a_named_role_should_take_is_its_row(assistant):
     assert "DataOps Specialist" in quoted(answer), answer.answer
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "i keep servers up at night and get paged when prod breaks, which of ur certs fits me",
+        "i run a team of 8, mostly 1:1s and hiring, dont code anymore. what cert would u suggest",
+    ],
+)
+def test_a_learner_who_describes_their_work_gets_the_whole_role_table(assistant, question):
+    # no role named: which row is theirs is the learner's call, so every row is quoted
+    answer = assistant.ask(question)
+
+    assert not answer.refused, answer.answer
+    for certification in ("SRE Specialist", "AIOps Leadership", "DataOps Specialist"):
+        assert certification in quoted(answer), answer.answer
+
+
+def test_a_learner_who_names_their_role_gets_only_its_row(assistant):
+    answer = assistant.ask("im an sre, on call a lot. which certs fit me")
+
+    assert "SRE Specialist" in quoted(answer), answer.answer
+    assert "AIOps Leadership" not in quoted(answer), answer.answer
+
+
 def test_a_comparison_of_levels_quotes_each_level_s_own_section(assistant):
     # the Foundation level's own section says what it teaches; its subsections ("What it is",
     # "Preparation plan") are found first by the words, so the side's section is fetched too
