@@ -196,7 +196,8 @@ _COUNT_WORDS = re.compile(
 )
 _MONEY = re.compile(
     r"\bhow\s+much\b(?!\s+(?:time|of|demand|work|effort))"
-    r"|\b(price|prices|priced|fee|fees|charge|charges|salary|salaries|pay|paid|cheap|expensive"
+    r"|\b(price|prices|priced|fee|fees|charge|charges|salary|salaries|pay|paid|expensive"
+    r"|cheap|cheaper|cheapest|pricier|priciest|costlier|affordable"
     r"|earn|earns|earning|earnings|wage|wages"
     r"|discount|discounts|refund|refunds|voucher|vouchers"
     r"|usd|dollars?|bucks|euros?|eur|inr|rupees?|gbp)\b|([$€£₹])",
