@@ -753,7 +753,7 @@ def test_a_school_is_a_provider_as_most_of_their_names_say(assistant):
 ADAPTED = [
     ("is the material kept fresh or is it gonna be outdated stuff from years ago",
      "updated frequently"),
-    ("i handle cloud cost stuff at my company, what certs should i get", "FinOps Specialist"),
+    ("our ml training bills r out of control, which path should our team look at", "FinOps"),
     ("so whats the big picture point of this whole cert thing", "machine learning lifecycle"),
 ]  # fmt: skip
 
