@@ -24,7 +24,7 @@ from retrieval.lexical import (
     words_of,
 )
 from retrieval.neighbours import softly_covered, synonyms
-from retrieval.question import Question, told_only
+from retrieval.question import Question, asking_part, told_only
 from retrieval.scorer import Scorer
 from retrieval.select import Candidate, gives_number
 
@@ -203,7 +203,7 @@ def lacks_asked_kind(question: Question, chosen: Sequence[Candidate]) -> bool:
     ...     "when do i renew", "who's the data automation one meant for"))
     False
     """
-    text = question.text
+    text = asking_part(question.text)  # "i review designs, why...": no review asked for
     quoted = " ".join(c.unit.text for c in chosen)
     # "who teaches that, any of the training orgs?": a named thing of the kind asked for (a
     # provider) is the answer, not a person

@@ -458,6 +458,26 @@ def told_only(question: str) -> set[str]:
     >>> sorted(told_only("i do pentests all day, recommended certs pls"))
     ['day', 'pentest']
     """
+    told, asked = _told_and_asked(question)
+    return {t for c in told for t in terms(c)} - {t for c in asked for t in terms(c)}
+
+
+def asking_part(question: str) -> str:
+    """The sentences and clauses of a message that ask, without those that only tell the
+    learner's situation; the whole message when nothing asks or nothing tells.
+
+    >>> asking_part("i review designs all day, why would someone like me do this")
+    'why would someone like me do this'
+    >>> asking_part("how long does it take")
+    'how long does it take'
+    """
+    _, asked = _told_and_asked(question)
+    return ", ".join(asked) if asked else question
+
+
+def _told_and_asked(question: str) -> tuple[list[str], list[str]]:
+    """The parts of a message that tell and those that ask; both empty when it does not
+    mix them."""
     told: list[str] = []
     asked: list[str] = []
     for sentence in _SENTENCE_END.split(question):
@@ -472,9 +492,9 @@ def told_only(question: str) -> set[str]:
         for sentence in _SENTENCE_END.split(question):
             for clause in _CLAUSE_END.split(sentence):
                 (told if _tells(clause) else asked).append(clause)
-        if not told or not asked:
-            return set()
-    return {t for c in told for t in terms(c)} - {t for c in asked for t in terms(c)}
+    if not told or not asked:
+        return [], []
+    return told, asked
 
 
 # "i want to know which...", "not sure how...": a clause about oneself that asks after all

@@ -409,6 +409,25 @@ def test_a_learner_who_names_their_role_gets_only_its_row(assistant):
     assert "AIOps Leadership" not in quoted(answer), answer.answer
 
 
+def test_asking_whether_the_course_is_for_someone_like_me_quotes_its_audience(assistant):
+    answer = assistant.ask(
+        "i look after oracle and postgres dbs. is this cert meant for someone like me"
+    )
+
+    assert not answer.refused, answer.answer
+    assert "database administrators" in quoted(answer), answer.answer
+
+
+def test_what_a_learner_tells_of_their_work_is_not_what_they_ask_for(assistant):
+    # "i review designs" tells; it does not ask for the course's reviews, which it has none of
+    answer = assistant.ask(
+        "im a tech lead, i review designs all day. why would someone like me do this"
+    )
+
+    assert not answer.refused, answer.answer
+    assert "data quality and latency" in quoted(answer), answer.answer
+
+
 def test_a_comparison_of_levels_quotes_each_level_s_own_section(assistant):
     # the Foundation level's own section says what it teaches; its subsections ("What it is",
     # "Preparation plan") are found first by the words, so the side's section is fetched too
