@@ -11,7 +11,9 @@ from retrieval.types import Turn
 
 _DEPENDENT = re.compile(
     r"\b(it|its|it's|this|that|these|those|they|them|their|there|he|she|one|same|also|"
-    r"else|more|other|then)\b|^\s*(and|but|so|or|what about|how about|and what|why)\b",
+    r"else|more|other|then)\b"
+    r"|^\s*(?:(?:ok|okay|k|kk|cool|thanks|thx|ty|great|nice|hmm+|alright|right|got\s+it|i\s+see"
+    r"|sure|oh)[,.!]*\s+)*(and|but|so|or|what about|how about|and what|why)\b",  # "ok and for..."
     re.IGNORECASE,
 )
 _COMPARING = re.compile(r"\b(diff\w*|compare\w*|vs\.?|versus|better|worse)\b", re.IGNORECASE)

@@ -305,6 +305,15 @@ def test_a_sibling_path_replaces_the_previous_path(lexicon):
     )
 
 
+@pytest.mark.parametrize("opening", ["", "ok ", "ok, ", "thanks! ", "cool "])
+def test_a_sibling_after_an_acknowledgement_still_replaces_the_previous_one(lexicon, opening):
+    history = [Turn("user", "What does the SRE path teach?"), Turn("assistant", "Reliability.")]
+
+    assert standalone_query(f"{opening}and the FinOps path?", history, lexicon) == (
+        "What does the FinOps path teach?"
+    )
+
+
 SHORT_BUT_COMPLETE = "How hard is the exam?"
 STANDALONE = [
     "Which tools do the labs use?",
