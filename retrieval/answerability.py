@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
+from ingest.units import Unit
 from retrieval.hybrid import ScoredChunk
 from retrieval.learner_words import SAID_SO
 from retrieval.lexical import (
@@ -249,6 +250,10 @@ def answer_features(
     numbered = any(gives_number(question, c.unit) for c in chosen) or counted_by_list(
         question, passages, chosen
     )
+    # "how long is the governance track": a time of its own, not the whole course's; how long
+    # a certificate stays valid is the same for every one ("does the SRE one expire")
+    if question.need == "duration" and question.subjects and not _VALIDITY.search(question.text):
+        numbered = any(gives_number(question, c.unit) and _of(question, c.unit) for c in chosen)
     focus = max(own, key=lambda term: term[1], default=None)
     return {
         "best_probability": best.probability,
@@ -262,6 +267,18 @@ def answer_features(
         "few_terms": float(len(question.own_terms or question.terms) <= 1),
         "number_missing": float(question.need in ("count", "duration") and not numbered),
     }
+
+
+_VALIDITY = re.compile(
+    r"\b(?:expir\w*|laps\w*|valid\w*|renew\w*|recertif\w*|redo|how\s+often)\b", re.IGNORECASE
+)
+
+
+def _of(question: Question, unit: Unit) -> bool:
+    """Whether a unit is about one of the named things the question asks of: it or its
+    heading names one."""
+    words = set(terms(unit.text)) | set(terms(unit.section))
+    return any(set(subject) <= words for subject in question.subjects if subject)
 
 
 def names_another_exam(question: Question, weights: TermWeights) -> bool:

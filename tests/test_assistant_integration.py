@@ -526,6 +526,7 @@ def test_exact_terms_retrieve_their_section_in_the_top_3(assistant, term, source
         "does devopsschool guarantee placement after the course",
         "what are the reviews like for sreschool",
         "which training provider is cheaper, aiopsschool or devopsschool",  # a price compared
+        "how many weeks is the data automation track alone",  # the course times no track
     ],
 )
 def test_questions_the_course_does_not_answer_are_refused_without_citations(assistant, question):
