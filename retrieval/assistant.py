@@ -266,6 +266,8 @@ class Assistant:
         for group in dict.fromkeys(group for _, group in kinds):  # "which provider...": search them
             kind = group.split(" > ")[-1]
             passages = _merge(passages, self.retriever.search_in(lexical, f"{kind}: {query}", 3))
+        if kinds:  # "what are the tracks called": that search may have found a row of their table
+            passages = _merge(passages, _whole_table(asked, passages, deeper))
         said = next((t.content for t in reversed(turns) if t.role == "assistant"), "")
         return Retrieved(
             query,
@@ -523,7 +525,10 @@ def _whole_table(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> l
     ]
     if not rows or asked.need not in ("list", "count"):
         return []
-    return [p for p in deeper() if p.chunk.kind == "table_row" and p.chunk.section == rows[0]]
+    tables = [p for p in deeper() if p.chunk.kind == "table_row"]
+    # the first that has rows: a lead-in may announce a list, not a table
+    table = next((s for s in rows if any(p.chunk.section == s for p in tables)), None)
+    return [p for p in tables if p.chunk.section == table]
 
 
 def _homes(asked: Question, found: list[ScoredChunk], deeper: Deeper) -> list[ScoredChunk]:

@@ -428,6 +428,13 @@ def test_what_a_learner_tells_of_their_work_is_not_what_they_ask_for(assistant):
     assert "data quality and latency" in quoted(answer), answer.answer
 
 
+def test_a_list_of_the_tracks_quotes_every_row_of_their_table(assistant):
+    answer = assistant.ask("wat r the tracks called, all of them")
+
+    for track in ("MLOps Core", "Data Automation", "Quality Control", "Governance"):
+        assert track in quoted(answer), answer.answer
+
+
 def test_a_comparison_of_levels_quotes_each_level_s_own_section(assistant):
     # the Foundation level's own section says what it teaches; its subsections ("What it is",
     # "Preparation plan") are found first by the words, so the side's section is fetched too
