@@ -114,7 +114,8 @@ _HOLDS_DATE = re.compile(
 # a unit that matches the second: the language it is taught or examined in, whether the exam
 # is open-book, retakes, refunds, discounts, group rates and payment plans, job guarantees, a
 # free trial or demo class, reviews and ratings, practice tests, an age limit, when results
-# come out, how long access lasts, class timings, and the ID an exam asks for. The course
+# come out, how long access lasts, class timings, where a provider has offices, and the ID an
+# exam asks for. The course
 # names none of them today, so each is refused; a course that adds one (a "Retakes" FAQ)
 # answers it.
 _DETAILS = (
@@ -164,7 +165,7 @@ _DETAILS = (
     ),
     (
         r"\b(?:lifetime|keep|forever)\s+access\b|\baccess\s+(?:to\s+)?(?:the\s+)?(?:recordings?"
-        r"|videos?|materials?|labs?)\b",
+        r"|videos?|materials?|labs?)\b|\b(?:lab|course|platform|portal|material)s?\s+access\b",
         r"\b(?:lifetime|course|lab|platform|material)\s+access\b|\brecordings?\b",
     ),
     (
@@ -176,6 +177,12 @@ _DETAILS = (
         r"\b(?:which|what)\s+(?:\w+\s+)?version\b(?!\s+control)"
         r"|\bversion\s+(?:do|does|is|will)\b",
         r"\bv?\d+\.(?:\d+|x)\b|\bversions?\s+\d",
+    ),
+    (  # where a provider sits: an office, a branch, a campus
+        r"\b(?:have|has|got|their|its|an?|any|local)\s+(?:\w+\s+)?(?:offices?|branch(?:es)?"
+        r"|campus(?:es)?)\b|\bheadquarter\w*"  # not "at my office", "branch out"
+        r"|\bwhere\s+(?:is|are)\s+(?:\w+\s+){1,3}?(?:located|based)\b",
+        r"\boffices?\b|\bbranch|\bcampus|\bheadquarter|\blocated\b|\bbased\s+in\b",
     ),
     (
         r"\b(?:photo\s+)?id\s+(?:do|to|card|proof|documents?)\b|\bidentification\b|\bpassport\b",
@@ -201,8 +208,11 @@ def lacks_asked_kind(question: Question, chosen: Sequence[Candidate]) -> bool:
     (True, False)
     >>> any(lacks_asked_kind(analyze(q), []) for q in (
     ...     "who is the governance track for", "who trains people for sre",
-    ...     "when do i renew", "who's the data automation one meant for"))
+    ...     "when do i renew", "who's the data automation one meant for",
+    ...     "everyone at my office talks about mlops, why", "should i branch out after it"))
     False
+    >>> lacks_asked_kind(analyze("does cotocus have an office in pune"), [])
+    True
     """
     text = asking_part(question.text)  # "i review designs, why...": no review asked for
     quoted = " ".join(c.unit.text for c in chosen)

@@ -534,6 +534,8 @@ def test_exact_terms_retrieve_their_section_in_the_top_3(assistant, term, source
         "what are the reviews like for sreschool",
         "which training provider is cheaper, aiopsschool or devopsschool",  # a price compared
         "how many weeks is the data automation track alone",  # the course times no track
+        "does cotocus have an office in hyderabad",
+        "how long do i keep lab access after the course ends",
     ],
 )
 def test_questions_the_course_does_not_answer_are_refused_without_citations(assistant, question):
