@@ -115,9 +115,8 @@ _HOLDS_DATE = re.compile(
 # is open-book, retakes, refunds, discounts, group rates and payment plans, job guarantees, a
 # free trial or demo class, reviews and ratings, practice tests, an age limit, when results
 # come out, how long access lasts, class timings, where a provider has offices, and the ID an
-# exam asks for. The course
-# names none of them today, so each is refused; a course that adds one (a "Retakes" FAQ)
-# answers it.
+# exam asks for. The course names none of them today, so each is refused; a course that adds
+# one (a "Retakes" FAQ) answers it.
 _DETAILS = (
     (
         r"\b(?:in|into)\s+(?:hindi|german|french|spanish|tamil|telugu|arabic|chinese|japanese"

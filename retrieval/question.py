@@ -227,9 +227,10 @@ _COSTS = re.compile(
 
 # "which certs fit me", "what should someone like me go for", "recommended certs pls" (from
 # a learner who has said what they do): which option suits the one asking
+_RECOMMENDING = r"\b(?:recom+end|rec+omend|suggest)\w*"
 _CHOICE = re.compile(
     r"\b(?:fits?|suits?|suited|meant|ment|aimed|pitched|right|best|good|ideal|mine)\b"
-    r"|\b(?:recom+end|rec+omend|suggest|advi[sc]e)\w*"
+    rf"|{_RECOMMENDING}|\badvi[sc]e\w*"
     r"|\b(?:should|shud|shld|must|do|would|can|could)\s+(?:i|we|someone\s+like\s+me)\s+"
     r"(?:get|take|do|go\s+for|pick|choose|start)\b",
     re.IGNORECASE,
@@ -242,7 +243,7 @@ _ONESELF = re.compile(r"\b(?:i|im|i'm|me|my|we|us|our)\b", re.IGNORECASE)
 _OPTION = re.compile(
     r"\b(?:which|what|wat|wht)\s+(?:(?:one\s+)?of\s+(?:ur|your|yr|the|these|those)\s+)?"
     r"(?:\d+\s+)?((?:[\w-]+\s+)?[\w-]+)"
-    r"|\b(?:recom+end|rec+omend|suggest)\w*\s+([\w-]+)",
+    rf"|{_RECOMMENDING}\s+([\w-]+)",
     re.IGNORECASE,
 )
 
