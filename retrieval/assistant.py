@@ -18,10 +18,13 @@ from retrieval.answer import Thresholds, compose_answer, refusal, small_talk_rep
 from retrieval.followup import (
     Closest,
     EntityLexicon,
+    asks_next,
     course_name,
+    course_orders,
     in_full,
     is_dependent,
     is_generic,
+    next_in_order,
     own_words,
     shortened_names,
     sides_by_meaning,
@@ -150,6 +153,7 @@ class Assistant:
         self.thresholds = Thresholds(suggest_dense=settings.suggest_dense)
         self.learner_words = LearnerWordsFile(settings.learner_words_path)
         self._lexicon: tuple[str | None, EntityLexicon] | None = None
+        self._order: tuple[str | None, dict[str, list[str]]] | None = None
         self._lock = threading.Lock()
 
     def ask(
@@ -208,6 +212,8 @@ class Assistant:
         lexicon = self.lexicon(lexical)
         mended = in_full(lexical.vocabulary.mend(question), lexicon)
         query = lexical.vocabulary.mend(self.standalone(mended, turns, lexical))
+        if turns and asks_next(mended):  # "ok and what comes after it?": in the course's order
+            query = next_in_order(query, lexicon, self._orders(lexical, lexicon))
         own = own_words(mended, query) if query != mended else None  # judge its own words
         unknown = [w for w in words_of(own or query) if not lexical.weights.known(*stem([w]))]
         near = self.retriever.neighbours(lexical).near(unknown) if unknown else {}
@@ -388,6 +394,15 @@ class Assistant:
                 course = course_name(c.text for c in chunks)
                 self._lexicon = (lexical.version, EntityLexicon(sections, sorted(rows), course))
             return self._lexicon[1]
+
+    def _orders(self, lexical: Lexical, lexicon: EntityLexicon) -> dict[str, list[str]]:
+        """The order the course's own texts list each group's things in (`course_orders`),
+        read once per index generation."""
+        with self._lock:
+            if self._order is None or self._order[0] != lexical.version:
+                texts = [u.text for u in lexical.units.units]
+                self._order = (lexical.version, course_orders(texts, lexicon))
+            return self._order[1]
 
     def info(self) -> IndexInfo:
         """What the index holds, from its manifest."""

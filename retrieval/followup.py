@@ -246,6 +246,64 @@ class EntityLexicon:
         return [(name, group) for _, name, group in sorted(found)]
 
 
+# "what comes after it", "the next one", "then what": the thing after the one talked about
+_NEXT = re.compile(
+    r"\b(?:comes?|coming|is|goes|do\s+i\s+do|should\s+i\s+do)\s+(?:right\s+|just\s+)?"
+    r"(?:after|next)\b|\bnext\s+(?:one|level|track|path|step|stage)\b|\bafter\s+(?:it|that|this)\b"
+    r"|\bthen\s+what\b|\bwhat'?s?\s+next\b",
+    re.IGNORECASE,
+)
+
+
+def asks_next(question: str) -> bool:
+    """Whether a question asks what comes after the thing talked about.
+
+    >>> asks_next("ok and what comes after it?"), asks_next("whats the next track after it")
+    (True, True)
+    >>> asks_next("ok say im done with that, then what"), asks_next("what comes in the exam")
+    (True, False)
+    """
+    return _NEXT.search(question) is not None
+
+
+def course_orders(texts: Iterable[str], lexicon: EntityLexicon) -> dict[str, list[str]]:
+    """For each group of named things, the longest run of its members that one course text
+    names in order ("three primary levels: Foundation, Professional and Advanced"): the order
+    the course gives them, from its own words rather than its headings.
+
+    >>> lex = EntityLexicon(["S > Levels > Foundation level", "S > Levels > Pro level",
+    ...                      "S > Levels > Top level"])
+    >>> course_orders(["Start at Foundation, then Pro, then Top."], lex)
+    {'S > Levels': ['Foundation level', 'Pro level', 'Top level']}
+    """
+    orders: dict[str, list[str]] = {}
+    for text in texts:
+        named: dict[str, list[str]] = {}
+        for name, group in lexicon.mentions(text):
+            named.setdefault(group, []).append(name)
+        for group, names in named.items():
+            if len(names) >= 3 and len(names) > len(orders.get(group, [])):
+                orders[group] = names
+    return orders
+
+
+def next_in_order(query: str, lexicon: EntityLexicon, orders: dict[str, list[str]]) -> str:
+    """A follow-up's query about the thing after the one it borrowed ("ok and what comes after
+    it? (Foundation level)": the Professional level), by the course's own order; the query
+    as it was when that thing is last or in no order.
+
+    >>> lex = EntityLexicon(["S > Levels > Foundation level", "S > Levels > Pro level"])
+    >>> orders = {"S > Levels": ["Foundation level", "Pro level"]}
+    >>> next_in_order("what comes after it? (Foundation level)", lex, orders)
+    'what comes after it? (Pro level)'
+    """
+    for name, group in reversed(lexicon.mentions(query)):
+        order = orders.get(group, [])
+        if name in order and order.index(name) + 1 < len(order):
+            return _replace(query, name, order[order.index(name) + 1])
+    return query
+
+
 def standalone_query(
     question: str,
     history: Sequence[Turn],

@@ -435,6 +435,26 @@ def test_a_list_of_the_tracks_quotes_every_row_of_their_table(assistant):
         assert track in quoted(answer), answer.answer
 
 
+@pytest.mark.parametrize(
+    ("first", "follow_up", "after"),
+    [
+        ("what is the foundation level", "ok and what comes after it?", "Professional level"),
+        ("tell me about the mlops core track", "whats the next track after it", "Data Automation"),
+    ],
+)
+def test_what_comes_after_a_thing_is_the_next_in_the_course_s_own_order(
+    assistant, first, follow_up, after
+):
+    history = [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": assistant.ask(first).answer},
+    ]
+    answer = assistant.ask(follow_up, history)
+
+    assert not answer.refused, answer.answer
+    assert answer.answer.startswith(("The " + after, "Track: " + after)), answer.answer
+
+
 def test_a_comparison_of_levels_quotes_each_level_s_own_section(assistant):
     # the Foundation level's own section says what it teaches; its subsections ("What it is",
     # "Preparation plan") are found first by the words, so the side's section is fetched too
