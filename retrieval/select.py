@@ -216,9 +216,10 @@ def select(
             best = _preferred(best, scored, lambda u: u.section in _groups(question))
     # "what certs should a data engineer take": the Data Engineer row, whose column says it,
     # however the scorer rates it against a sentence that only names data engineers
-    best = next((c for c in scored if _row_answers(question, c.unit)), best)
+    answering_row = next((c for c in scored if _row_answers(question, c.unit)), None)
     # "which provider...": a provider, not the path it serves; the one that serves it if known
-    best = _preferred(best, scored, lambda u: of_kind(question, u))
+    # (not over the row that says it: "engineering mgr, which certs": its row, not a cert)
+    best = answering_row or _preferred(best, scored, lambda u: of_kind(question, u))
     if question.choosing:  # "which certs fit me": a row of the table they choose from
         best = _preferred(best, scored, lambda u: _choosing_among(question, u))
     # "how many tracks": "four tracks", not rows to count
