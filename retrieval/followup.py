@@ -353,10 +353,12 @@ def standalone_query(
         meant = closest(word, listed) if len(listed) >= 2 else None
         if meant is not None and meant not in {name for name, _ in named_before}:
             return f"{question} ({_simplify(meant)})"
-    if _AMONG.search(question) and len(named_in_answer) > 1:  # "which of those": all it listed
+    groups_before = {group for _, group in named_before}
+    # "which of those": all it listed; not "which ones should an eng manager do", a sibling
+    sibling_named = any(group in groups_before for _, group in named_now)
+    if _AMONG.search(question) and len(named_in_answer) > 1 and not sibling_named:
         return f"{question} ({', '.join(_simplify(n) for n, _ in named_in_answer)})"
     # "and for the middle one?" after the entry level: a sibling named in the learner's words
-    groups_before = {group for _, group in named_before}
     question_named = question
     if named_as and not named_now:
         siblings = [n for n in lexicon.mentions(named_as) if n[1] in groups_before]

@@ -463,6 +463,17 @@ def test_what_comes_after_a_thing_is_the_next_in_the_course_s_own_order(
     assert answer.answer.startswith(("The " + after, "Track: " + after)), answer.answer
 
 
+def test_another_role_asked_after_a_role_s_answer_gets_its_own_row(assistant):
+    history = turns(
+        "im a platform engineer which certs",
+        "For a Platform Engineer: MLOps Foundation and Advanced Architecture.",
+    )
+    answer = assistant.ask("so which ones should an eng manager do then", history)
+
+    assert "AIOps Leadership" in quoted(answer), answer.answer
+    assert "Advanced Architecture" not in quoted(answer), answer.answer
+
+
 def test_a_comparison_of_levels_quotes_each_level_s_own_section(assistant):
     # the Foundation level's own section says what it teaches; its subsections ("What it is",
     # "Preparation plan") are found first by the words, so the side's section is fetched too

@@ -314,6 +314,22 @@ def test_a_sibling_after_an_acknowledgement_still_replaces_the_previous_one(lexi
     )
 
 
+def test_which_ones_for_another_role_asks_for_that_role_not_for_all_listed():
+    lexicon = EntityLexicon(
+        ["S > Levels > Foundation level", "S > Levels > Advanced level"],
+        rows=[("G > By role", "Platform Engineer"), ("G > By role", "Engineering Manager")],
+    )
+    history = [
+        Turn("user", "im a platform engineer which certs"),
+        Turn("assistant", "For a Platform Engineer: MLOps Foundation and Advanced Architecture."),
+    ]
+
+    query = standalone_query("so which ones should an engineering manager do", history, lexicon)
+
+    assert "Engineering Manager" in query
+    assert "Platform Engineer" not in query and "Foundation" not in query
+
+
 SHORT_BUT_COMPLETE = "How hard is the exam?"
 STANDALONE = [
     "Which tools do the labs use?",
