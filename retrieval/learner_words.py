@@ -47,9 +47,17 @@ class LearnerWords:
     >>> words = LearnerWords.parse('[[term]]\\ncourse = "renewal"\\nlearner = ["expire"]')
     >>> words.found("does my cert expire? it expired once")
     [('expire', 'renewal')]
+    >>> words = LearnerWords.parse(
+    ...     '[[term]]\\ncourse = "data streams"\\nlearner = ["streaming"]\\n'
+    ...     '[[term]]\\ncourse = "tracks"\\nlearner = ["streams"]')
+    >>> words.found("how many streams"), words.found("is streaming taught")
+    ([('streams', 'tracks')], [('streaming', 'data streams')])
     """
 
     phrases: dict[tuple[str, ...], tuple[str, str]] = field(default_factory=dict)
+    # phrases that compare alike but stand for other course terms ("streaming": data streams,
+    # "streams": tracks), by their spelling: the one written wins over the first in the file
+    spelled: dict[tuple[str, ...], dict[str, tuple[str, str]]] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, text: str, name: str = "learner-words.toml") -> LearnerWords:
@@ -66,6 +74,7 @@ class LearnerWords:
         if not isinstance(tables, list):
             raise LearnerWordsError(f"{name}: 'term' must be a list of [[term]] tables")
         phrases: dict[tuple[str, ...], tuple[str, str]] = {}
+        spelled: dict[tuple[str, ...], dict[str, tuple[str, str]]] = {}
         for number, table in enumerate(tables, start=1):
             if not isinstance(table, dict):
                 raise LearnerWordsError(f"{name}: term {number} is not a [[term]] table")
@@ -79,8 +88,11 @@ class LearnerWords:
             for phrase in learner:
                 key = _forms(phrase)
                 if key:
-                    phrases.setdefault(key, (phrase.strip().lower(), course.strip()))
-        return cls(phrases)
+                    entry = (phrase.strip().lower(), course.strip())
+                    phrases.setdefault(key, entry)
+                    spelled.setdefault(key, {}).setdefault(" ".join(_WORD.findall(entry[0])), entry)
+        alike = {key: spellings for key, spellings in spelled.items() if len(spellings) > 1}
+        return cls(phrases, alike)
 
     @classmethod
     def read(cls, path: Path) -> LearnerWords:
@@ -105,6 +117,7 @@ class LearnerWords:
         two overlap ("cloud bill" before "bill"). A phrase counts even when the course uses
         each of its words: "first level" is the Foundation level all the same."""
         tokens = _forms(text)
+        words = _WORD.findall(text.lower())
         matches = [  # (rank of the phrase, start): longest phrases first, then file order
             (self._rank[key], start)
             for start, token in enumerate(tokens)
@@ -119,7 +132,8 @@ class LearnerWords:
             if not any(taken[i] for i in span):
                 for i in span:
                     taken[i] = True
-                found.append(self.phrases[key])
+                written = " ".join(words[start : start + len(key)])
+                found.append(self.spelled.get(key, {}).get(written, self.phrases[key]))
         return list(dict.fromkeys(found))
 
     @cached_property

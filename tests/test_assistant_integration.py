@@ -124,6 +124,8 @@ def test_faq_questions_in_other_words_are_answered_with_the_fact_quoted(
     [
         ("how many training companies back this cert", "Nine providers"),  # not "companies"
         ("how many ways can i grow after getting certified", "three directions"),  # "ways"
+        # the thesaurus: "streams" are tracks, though "streaming" (alike once stemmed) is data
+        ("how many streams are there", "four tracks"),
     ],
 )
 def test_a_count_in_the_learners_words_is_answered_with_the_courses_number(
