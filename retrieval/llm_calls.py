@@ -110,25 +110,35 @@ def stream_reply(llm: Any, messages: list[Any], limit: float | None = None) -> I
 
     reply = model.astream(messages)
     deadline = None if limit is None else time.monotonic() + limit
-
-    async def next_piece() -> str | None:
-        with _limit_reached(limit):
-            with anyio.fail_after(None if deadline is None else deadline - time.monotonic()):
-                chunk = await anext(reply, None)
-        return None if chunk is None else str(chunk.content)
+    ended = False
 
     async def close() -> None:
+        nonlocal ended
+        ended = True
         with anyio.CancelScope(shield=True):
             await reply.aclose()
+
+    async def next_piece() -> str | None:
+        try:
+            with _limit_reached(limit):
+                with anyio.fail_after(None if deadline is None else deadline - time.monotonic()):
+                    chunk = await anext(reply, None)
+        except BaseException:
+            # Closed here, on the loop, so that the thread need not come back to it: once
+            # its request is given up on, the loop may be busy or stopping for good.
+            await close()
+            raise
+        return None if chunk is None else str(chunk.content)
 
     try:
         while (piece := _on_loop(next_piece)) is not None:
             yield piece
     finally:
-        # Even for a cancelled request. Closed on the loop's own thread, this cannot run and
+        # The reader stopped early. Closed on the loop's own thread, this cannot run and
         # need not: the loop finalises the async generators it iterated.
-        with contextlib.suppress(RuntimeError):
-            from_thread.run(close)
+        if not ended:
+            with contextlib.suppress(RuntimeError):
+                from_thread.run(close)
 
 
 def _stream_on_private_loop(model: Any, messages: list[Any], limit: float) -> Iterator[str]:
