@@ -6,6 +6,7 @@ marked `integration` use `real_embedder`; tests marked `server` use `chroma_serv
 
 from __future__ import annotations
 
+import faulthandler
 import hashlib
 import math
 import re
@@ -27,6 +28,14 @@ from ingest import ChunkStore, SentenceTransformerEmbedder
 ROOT = Path(__file__).resolve().parents[1]
 KNOWLEDGE_DIR = ROOT / "knowledge"
 SERVER_START_SECONDS = 60
+EXIT_GRACE_SECONDS = 120
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A run must end: if a thread left waiting keeps the process alive `EXIT_GRACE_SECONDS`
+    after the session, every thread's stack is written to stderr and the run fails (exit
+    status 1) instead of holding CI until its time limit."""
+    faulthandler.dump_traceback_later(EXIT_GRACE_SECONDS, exit=True, file=sys.__stderr__)
 
 
 def chroma_settings() -> chromadb.Settings:
