@@ -383,14 +383,16 @@ def counted_by_list(
     question: Question, passages: Sequence[ScoredChunk], chosen: Sequence[Candidate]
 ) -> bool:
     """Whether a count of things is answered by listing them: two or more items or rows of
-    one list were chosen, in a passage that names the counted things ("how many stages does
-    the plan have?": the plan's three stages, under "how long each stage takes")."""
+    one list were chosen, in a passage that names the counted things or the course's word for
+    them ("how many stages does the plan have?": the plan's three stages, under "how long
+    each stage takes")."""
     if question.need != "count" or question.counted in (None, "money", "score"):
         return False
     listed = Counter(c.passage for c in chosen if c.unit.kind in ("item", "row"))
+    counted = {question.counted} | question.counted_as  # "errors": the course's "mistakes"
     return any(
         count >= 2
-        and question.counted in terms(f"{passages[at].chunk.section} {passages[at].chunk.text}")
+        and not counted.isdisjoint(terms(f"{passages[at].chunk.section} {passages[at].chunk.text}"))
         for at, count in listed.items()
     )
 

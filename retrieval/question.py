@@ -186,7 +186,7 @@ def need_of(text: str, has_sides: bool = False) -> Need:
 
 
 _COUNTED = re.compile(
-    r"(?:\bhow\s+many|\b(?:number|no\.?|num)\s+of|#\s*of)\s+((?:\w+\s*){1,4})", re.IGNORECASE
+    r"(?:\bhow\s+many|\b(?:number|no\.?|num)\s+of|#\s*of)\s+((?:[\w-]+\s*){1,4})", re.IGNORECASE
 )
 # Words between "how many" and the counted thing that say how things are counted, not what:
 # "how many different specialisations", "how many kinds of tracks", "no. of total levels"
@@ -194,6 +194,8 @@ _COUNT_WORDS = re.compile(
     r"different|diff|distinct|separate|total|possible|main|major|available|various|individual"
     r"|unique|kinds?|types?|sorts?|of|the|actual|official|other|more|extra"
 )
+# Compound modifiers, plural-looking but never what is counted: "how many hands-on projects"
+_MODIFIERS = re.compile(r"\b(?:hands?|real|day|end)[\s-]+(?:on|world|life|to[\s-]+\w+)\b")
 _MONEY = re.compile(
     r"\bhow\s+much\b(?!\s+(?:time|of|demand|work|effort))"
     r"|\b(price|prices|priced|fee|fees|charge|charges|salary|salaries|pay|paid|expensive"
@@ -290,6 +292,8 @@ def _counted(text: str) -> str | None:
     ('specialis', 'track')
     >>> _counted("how many diff kinds of projects r there"), _counted("how many day does it take")
     ('project', 'day')
+    >>> _counted("how many hands on projects do we do"), _counted("how many real-world projects")
+    ('project', 'project')
 
     """
     words = [m for m in _MONEY.finditer(text) if m.group(1) or m.group(2)]  # price, fee, $...
@@ -306,7 +310,7 @@ def _counted(text: str) -> str | None:
     if _PASS_MARK.search(text):
         return "score"
     if match := _COUNTED.search(text):  # the first plural of the next words, else the first
-        following = match.group(1).lower().split()
+        following = _MODIFIERS.sub(" ", match.group(1).lower()).split()
         found_words = [w for w in following if not _COUNT_WORDS.fullmatch(w)] or following
         word = next(
             (

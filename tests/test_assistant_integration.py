@@ -161,6 +161,10 @@ def test_a_count_the_course_states_leads_the_answer(assistant, question, number)
             ["AI Data Engineer", "Senior DataOps Lead"],
         ),
         ("how many different kinds of projects can i do after foundation", ["data audit"]),
+        # "hands-on" only says what kind of projects
+        ("how many hands-on projects am i ready for after level one", ["data audit"]),
+        # the course's word for errors is "mistakes"
+        ("how many common errors do people make at foundation", ["version control"]),
     ],
 )
 def test_a_count_the_course_answers_by_naming_the_things_is_not_refused(assistant, question, items):
