@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
-from retrieval.lexical import is_english, terms
+from retrieval.lexical import is_english, is_stopword, terms
 from retrieval.types import Turn
 
 _DEPENDENT = re.compile(
@@ -33,9 +33,14 @@ _ORDINAL = re.compile(
     r"(one|option|path|track|level|provider|role|of\s+(?:those|them|these|em)|tier)\b",
     re.IGNORECASE,
 )
-# "the money one", "the sideways option": a thing of the last answer's list named by a word of
-# what it is about, not by its name or place
-_DESCRIBED = re.compile(r"\bthe\s+([a-z][\w-]*)\s+(?:one|option)\b", re.IGNORECASE)
+# "the money one", "the sideways option", "the one about money": a thing of the last answer's
+# list named by a word of what it is about, not by its name or place
+_DESCRIBED = re.compile(
+    r"\bthe\s+(?:([a-z][\w-]*)\s+(?:one|option)"
+    r"|(?:one|option)\s+(?:about|on|with|covering|(?:that|which)\s+(?:is\s+about|covers))"
+    r"\s+([a-z][\w-]*))\b",
+    re.IGNORECASE,
+)
 # words that judge or point rather than describe ("the main one", "the same one")
 _NOT_DESCRIBING = {
     "same", "other", "next", "previous", "only", "whole", "right", "wrong", "best", "worst",
@@ -551,12 +556,16 @@ def _described(question: str) -> str | None:
 
     >>> _described("whats the money one about"), _described("and the same one?")
     ('money', None)
+    >>> _described("and the one about money?"), _described("the one with the most labs")
+    ('money', None)
     """
     match = _DESCRIBED.search(question)
     if match is None:
         return None
-    word = match.group(1).lower()
-    return None if word in _ORDINALS or word in _NOT_DESCRIBING else word
+    word = (match.group(1) or match.group(2)).lower()
+    if word in _ORDINALS or word in _NOT_DESCRIBING or is_stopword(word):
+        return None
+    return word
 
 
 def _listed(answers: Sequence[str], lexicon: EntityLexicon) -> list[tuple[str, str]]:

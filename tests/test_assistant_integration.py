@@ -302,14 +302,17 @@ def test_a_comparison_side_named_by_its_topic_is_quoted_from_that_things_section
     [
         ("tell me about the money one", "cloud consumption", "finops-path"),
         ("and the sideways option?", "Site Reliability Engineering", "cross-track-expansion"),
+        ("and the one about money?", "cloud consumption", "finops-path"),
+        ("whats in the one that covers security", "supply chain", "devsecops-path"),
     ],
 )
 def test_the_x_one_after_a_list_is_the_listed_thing_x_describes(assistant, question, fact, anchor):
-    # the last answer listed things of one kind; "the money one" is the one whose text comes
-    # closest in meaning to "money"
+    # the last answer listed things of one kind; "the money one" ("the one about money") is
+    # the one whose text comes closest in meaning to "money"
+    paths = "You can choose among six learning paths: DevOps, DevSecOps, SRE, AIOps / MLOps, "
     listed = {
-        "finops-path": "You can choose among six learning paths: DevOps, DevSecOps, SRE, "
-        "AIOps / MLOps, DataOps and FinOps.",
+        "finops-path": f"{paths}DataOps and FinOps.",
+        "devsecops-path": f"{paths}DataOps and FinOps.",
         "cross-track-expansion": "You can grow in three directions: same-track progression, "
         "cross-track expansion, or the leadership and management track.",
     }[anchor]
