@@ -106,6 +106,16 @@ def quoted(answer) -> str:
             "Foundation first, then Professional",
             "in-which-order-should-the-certifications-be-taken",
         ),
+        (  # "keep tabs on", "keep track of": monitoring, in the course's thesaurus
+            "do you learn how to keep tabs on whether your data is any good before training",
+            "schema changes",
+            "does-the-syllabus-include-data-quality-monitoring",
+        ),
+        (
+            "do you learn to keep track of whether your training data is any good",
+            "schema changes",
+            "does-the-syllabus-include-data-quality-monitoring",
+        ),
     ],
 )
 def test_faq_questions_in_other_words_are_answered_with_the_fact_quoted(
