@@ -4,6 +4,10 @@
 scikit-learn) alone takes longer than the whole answer may. Ingest, which loads the real model
 anyway, exports its transformer to ONNX once (`ensure_onnx`); questions are then embedded by
 `OnnxEmbedder`, which needs only onnxruntime, tokenizers and numpy and gives the same vectors.
+
+Beside the export lies a table of the vectors of the tokenizer's whole words (`ensure_word_table`,
+made once per export): a learner's word the course never uses ("tough", "freshers") is looked up
+there instead of costing a second model call while the learner waits (`retrieval.neighbours`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ _SELF_CHECK = ["What does the course cover?", "Ünïcödé, 日本語 and emoji 
 _SELF_CHECK_TOLERANCE = 1e-4
 _UNFINISHED = re.compile(r"^\..+\.(tmp|old)-[0-9a-f]{8}$")  # export_onnx's working folders
 _EXPORT_WAIT_SECONDS = 900  # an export takes under a minute; a longer hold is a hung process
+WORDS = "words.txt"  # the word table: one whole word of the tokenizer per line...
+WORD_VECTORS = "words.npy"  # ...and its vector on the same row
+_WHOLE_WORD = re.compile(r"[a-z]{2,}")
 
 
 def safe_model_id(name: str) -> str:
@@ -79,6 +86,7 @@ class OnnxEmbedder(Embeddings):
         self.threads = threads
         self._session: Any = None
         self._tokenizer: Any = None
+        self._words: tuple[dict[str, int], np.ndarray] | None | bool = None  # False: none
         self._lock = threading.Lock()
 
     def load(self) -> OnnxEmbedder:
@@ -105,6 +113,20 @@ class OnnxEmbedder(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         """Embed one question; see `Embeddings.embed_query`."""
         return self.embed_documents([text])[0]
+
+    def word_vectors(self, words: list[str]) -> dict[str, np.ndarray]:
+        """The vectors of those `words` that the export's word table holds, without a model
+        call; none when the export has no readable table (`ensure_word_table`)."""
+        import numpy as np
+
+        with self._lock:
+            if self._words is None:
+                self._words = _read_word_table(self.folder) or False
+            table = self._words
+        if not table:
+            return {}
+        rows, matrix = table
+        return {w: np.array(matrix[rows[w]]) for w in words if w in rows}
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         import numpy as np
@@ -168,9 +190,13 @@ def ensure_onnx(settings: Settings) -> Path | None:
         folder.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(folder.parent / ".export.lock", timeout=_EXPORT_WAIT_SECONDS):
             remove_unfinished_exports(folder.parent)
-            if stale_reason(folder, name) is None:
-                return folder
-            return export_onnx(name, folder)
+            if stale_reason(folder, name) is not None:
+                export_onnx(name, folder)
+            try:
+                ensure_word_table(folder)
+            except Exception as error:  # noqa: BLE001 - the table too only saves time
+                logger.warning("Learners' words will each cost a model call: %s", error)
+            return folder
     except Timeout:
         logger.warning(
             "Questions will use sentence-transformers: another process has been exporting the "
@@ -181,6 +207,52 @@ def ensure_onnx(settings: Settings) -> Path | None:
     except Exception as error:  # noqa: BLE001 - the export is an optimisation, not a must
         logger.warning("Questions will use sentence-transformers: ONNX export failed: %s", error)
     return None
+
+
+def ensure_word_table(folder: Path) -> bool:
+    """Embed the whole words of the export's tokenizer into its word table, unless a readable
+    one is there (about ten seconds for MiniLM's 22,000 words on two cores).
+
+    Call it while holding the export lock. The table is written under temporary names and
+    renamed into place; a reader checks that its two files agree.
+
+    Returns:
+        Whether the folder now has a readable table.
+    """
+    import numpy as np
+
+    if _read_word_table(folder) is not None:
+        return True
+    embedder = OnnxEmbedder(folder).load()
+    words = sorted(w for w in embedder._tokenizer.get_vocab() if _WHOLE_WORD.fullmatch(w))
+    order = sorted(range(len(words)), key=lambda i: len(words[i]))  # alike lengths together
+    matrix = np.zeros((len(words), int(embedder.meta["dimension"])), dtype=np.float32)
+    for start in range(0, len(order), 256):
+        part = order[start : start + 256]
+        matrix[part] = embedder._embed([words[i] for i in part])
+    work = f".tmp-{uuid.uuid4().hex[:8]}"
+    with (folder / f"{WORD_VECTORS}{work}").open("wb") as out:
+        np.save(out, matrix)
+    (folder / f"{WORDS}{work}").write_text("\n".join(words) + "\n", encoding="utf-8")
+    (folder / f"{WORD_VECTORS}{work}").replace(folder / WORD_VECTORS)
+    (folder / f"{WORDS}{work}").replace(folder / WORDS)
+    return _read_word_table(folder) is not None
+
+
+def _read_word_table(folder: Path) -> tuple[dict[str, int], np.ndarray] | None:
+    """The export's word table, `({word: row}, vectors)`, mapped from disk (its rows are read
+    only when asked for), or None when it is missing or its two files disagree."""
+    import numpy as np
+
+    try:
+        words = (folder / WORDS).read_text(encoding="utf-8").split()
+        matrix = np.load(folder / WORD_VECTORS, mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    if matrix.ndim != 2 or matrix.shape[0] != len(words):
+        logger.warning("ignoring the word table in %s: its two files disagree", folder)
+        return None
+    return {word: row for row, word in enumerate(words)}, matrix
 
 
 def remove_unfinished_exports(models: Path) -> list[str]:

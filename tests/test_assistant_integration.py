@@ -788,6 +788,20 @@ def test_the_course_words_are_embedded_once_and_kept_beside_the_index(real_index
         assistant.retriever.store.client.close()
 
 
+def test_a_learner_word_of_the_model_s_vocabulary_costs_no_model_call(real_index):
+    assistant = make_assistant(Settings(data_dir=real_index))
+    by_meaning = assistant.retriever.neighbours(assistant.retriever.lexical())
+    calls = []
+    embed = assistant.retriever.embedder.embed_documents
+    assistant.retriever.embedder.embed_documents = lambda texts: calls.append(texts) or embed(texts)
+
+    near = by_meaning.near(["tough", "laptop", "xqzvbn"])
+
+    assert calls == [["xqzvbn"]]  # only the word the vocabulary lacks is embedded
+    assert near["tough"][0][0] == "hard"  # as when it was embedded
+    assistant.retriever.store.client.close()
+
+
 @pytest.mark.parametrize(
     ("question", "provider"),
     [

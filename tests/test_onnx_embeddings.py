@@ -28,7 +28,14 @@ from ingest import (
     model_id,
 )
 from ingest.embeddings import DEFAULT_MODEL
-from ingest.onnx_embeddings import onnx_folder, safe_model_id, stale_reason
+from ingest.onnx_embeddings import (
+    WORD_VECTORS,
+    WORDS,
+    ensure_word_table,
+    onnx_folder,
+    safe_model_id,
+    stale_reason,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG = (
@@ -261,10 +268,33 @@ def test_a_moved_but_identical_source_still_counts_as_current(installed: Path) -
 
 
 @pytest.mark.integration
-def test_ensure_onnx_keeps_a_current_export(installed: Path, settings) -> None:
-    before = (installed / "model.onnx").stat().st_mtime_ns
+def test_ensure_onnx_keeps_a_current_export_and_adds_its_word_table(
+    installed: Path, settings
+) -> None:
+    assert not (installed / WORDS).exists()  # an export from before word tables
+    model = (installed / "model.onnx").stat().st_mtime_ns
+
     assert ensure_onnx(settings) == installed
-    assert (installed / "model.onnx").stat().st_mtime_ns == before
+    table = (installed / WORD_VECTORS).stat().st_mtime_ns
+    assert ensure_onnx(settings) == installed
+
+    assert (installed / "model.onnx").stat().st_mtime_ns == model  # not exported again
+    assert (installed / WORD_VECTORS).stat().st_mtime_ns == table  # made once
+    embedder = OnnxEmbedder(installed)
+    found = embedder.word_vectors(["tough", "laptop", "xqzvbn"])
+    assert sorted(found) == ["laptop", "tough"]  # whole words of the vocabulary only
+    for word, vector in found.items():  # the very vectors the model gives the word
+        assert np.allclose(vector, embedder.embed_documents([word])[0], atol=1e-5)
+
+
+@pytest.mark.integration
+def test_a_word_table_whose_files_disagree_is_not_used_and_is_made_again(installed: Path) -> None:
+    (installed / WORDS).write_text("tough\nlaptop\nboss\n", encoding="utf-8")
+    np.save(installed / WORD_VECTORS, np.zeros((2, 384), dtype=np.float32))
+
+    assert OnnxEmbedder(installed).word_vectors(["tough"]) == {}  # embedded as before
+    assert ensure_word_table(installed)
+    assert "tough" in OnnxEmbedder(installed).word_vectors(["tough"])
 
 
 @pytest.mark.integration
