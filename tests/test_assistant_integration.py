@@ -760,6 +760,15 @@ def test_words_that_only_tell_the_learner_s_situation_are_not_what_is_asked(assi
     assert assistant.ask("our budget is tight. how much is the exam fee").refused
 
 
+def test_what_a_level_proves_is_what_its_certification_validates(assistant):
+    # the course's thesaurus: what a certificate "proves" is what it "validates"
+    answer = assistant.ask("what would clearing the level one exam prove about my skills")
+
+    assert not answer.refused, answer.answer
+    assert "basic data principles" in quoted(answer), answer.answer
+    assert answer.citations[0].url.endswith("#what-it-is"), answer.citations
+
+
 def test_a_synonym_stands_in_for_a_course_word_and_a_price_does_not(assistant):
     by_meaning = assistant.retriever.neighbours(assistant.retriever.lexical())
     near = by_meaning.near(["tough"])
