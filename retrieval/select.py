@@ -316,6 +316,11 @@ def gives_number(question: Question, unit: Unit) -> bool:
     >>> titles = analyze("how many job titles do they get")
     >>> gives_number(titles, roles), gives_number(replace(titles, counted_as={"role"}), roles)
     (False, True)
+    >>> grow = Unit("c", 0, "You can grow in three directions: A, B or C.", "sentence", "Next")
+    >>> gives_number(analyze("how many options do i have"), grow)
+    True
+    >>> gives_number(analyze("how many exam questions are there"), grow)
+    False
     """
     if question.need not in ("count", "duration"):
         return True
@@ -335,9 +340,24 @@ def gives_number(question: Question, unit: Unit) -> bool:
     if question.counted == "score":
         return _SCORE.search(unit.text) is not None
     if question.counted:  # "four tracks", or a number under a heading about the tracks
-        # "nine providers" when companies are counted (`Question.counted_as`)
-        return counts(unit.text, question.counted, question.counted_as) or about_them
+        # "nine providers" when companies are counted (`Question.counted_as`); "how many
+        # options": whatever the unit counts and lists ("three directions: ...")
+        return (
+            counts(unit.text, question.counted, question.counted_as)
+            or about_them
+            or question.counted in _ANY_THINGS
+            and _COUNTED_LIST.search(unit.text) is not None
+        )
     return True
+
+
+# What a learner counts when they count whatever the course offers ("how many options do i have")
+_ANY_THINGS = frozenset({"option", "choic", "possibl", "altern", "avenu"})
+# a number of things and then the things: "grow in three directions: same-track progression, ..."
+_COUNTED_LIST = re.compile(
+    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|\d+)\s+(?:[\w-]+\s+)?[\w-]+s:\s",
+    re.IGNORECASE,
+)
 
 
 def _named_now(question: Question) -> list[tuple[str, ...]]:
