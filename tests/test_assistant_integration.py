@@ -136,6 +136,8 @@ def test_faq_questions_in_other_words_are_answered_with_the_fact_quoted(
         ("how many ways can i grow after getting certified", "three directions"),  # "ways"
         # whatever the course counts and lists ("three directions: ...") when options are counted
         ("after i'm certified how many options do i have to go further", "three directions"),
+        # "once certified": after the certification, in the course's thesaurus
+        ("once certified, how many options will i have to go further", "three directions"),
         # the thesaurus: "streams" are tracks, though "streaming" (alike once stemmed) is data
         ("how many streams are there", "four tracks"),
     ],
