@@ -19,12 +19,15 @@ from retrieval.followup import (
     Closest,
     EntityLexicon,
     asks_next,
+    asks_other,
     course_name,
     course_orders,
+    course_pairs,
     in_full,
     is_dependent,
     is_generic,
     next_in_order,
+    other_of_pair,
     own_words,
     shortened_names,
     sides_by_meaning,
@@ -56,6 +59,8 @@ if TYPE_CHECKING:
     from ingest.store import ChunkStore
 
 log = logging.getLogger(__name__)
+# Lists the course's own texts give: each group's order, and each thing's partners in pairs
+CourseLists = tuple[dict[str, list[str]], dict[str, dict[str, set[str]]]]
 DEEPER = 30  # chunks searched for a count or duration whose number the first ones lack
 
 
@@ -153,7 +158,7 @@ class Assistant:
         self.thresholds = Thresholds(suggest_dense=settings.suggest_dense)
         self.learner_words = LearnerWordsFile(settings.learner_words_path)
         self._lexicon: tuple[str | None, EntityLexicon] | None = None
-        self._order: tuple[str | None, dict[str, list[str]]] | None = None
+        self._order: tuple[str | None, CourseLists] | None = None
         self._lock = threading.Lock()
 
     def ask(
@@ -213,7 +218,10 @@ class Assistant:
         mended = in_full(lexical.vocabulary.mend(question), lexicon)
         query = lexical.vocabulary.mend(self.standalone(mended, turns, lexical))
         if turns and asks_next(mended):  # "ok and what comes after it?": in the course's order
-            query = next_in_order(query, lexicon, self._orders(lexical, lexicon))
+            query = next_in_order(query, lexicon, self._orders(lexical, lexicon)[0])
+        if turns and asks_other(mended):  # "and the other track at that level?": its partner
+            last = next((t.content for t in reversed(turns) if t.role == "user"), "")
+            query = other_of_pair(query, last, lexicon, self._orders(lexical, lexicon)[1])
         own = own_words(mended, query) if query != mended else None  # judge its own words
         unknown = [w for w in words_of(own or query) if not lexical.weights.known(*stem([w]))]
         near = self.retriever.neighbours(lexical).near(unknown) if unknown else {}
@@ -395,13 +403,14 @@ class Assistant:
                 self._lexicon = (lexical.version, EntityLexicon(sections, sorted(rows), course))
             return self._lexicon[1]
 
-    def _orders(self, lexical: Lexical, lexicon: EntityLexicon) -> dict[str, list[str]]:
+    def _orders(self, lexical: Lexical, lexicon: EntityLexicon) -> CourseLists:
         """The order the course's own texts list each group's things in (`course_orders`),
-        read once per index generation."""
+        and the pairs they name (`course_pairs`), read once per index generation."""
         with self._lock:
             if self._order is None or self._order[0] != lexical.version:
                 texts = [u.text for u in lexical.units.units]
-                self._order = (lexical.version, course_orders(texts, lexicon))
+                lists = (course_orders(texts, lexicon), course_pairs(texts, lexicon))
+                self._order = (lexical.version, lists)
             return self._order[1]
 
     def info(self) -> IndexInfo:

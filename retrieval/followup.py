@@ -292,6 +292,56 @@ def course_orders(texts: Iterable[str], lexicon: EntityLexicon) -> dict[str, lis
     return orders
 
 
+def course_pairs(texts: Iterable[str], lexicon: EntityLexicon) -> dict[str, dict[str, set[str]]]:
+    """For each group of named things, each member's partners: the other member of a course
+    text that names exactly two of the group ("two tracks: Data Automation and Quality
+    Control"), so that "the other one" has an answer where no answer listed both.
+
+    >>> lex = EntityLexicon(["S > Tracks > Data track", "S > Tracks > Quality track",
+    ...                      "S > Tracks > Core track"])
+    >>> course_pairs(["The middle level has two: Data track and Quality track."], lex)
+    {'S > Tracks': {'Data track': {'Quality track'}, 'Quality track': {'Data track'}}}
+    """
+    pairs: dict[str, dict[str, set[str]]] = {}
+    for text in texts:
+        named: dict[str, list[str]] = {}
+        for name, group in lexicon.mentions(text):
+            if name not in named.setdefault(group, []):
+                named[group].append(name)
+        for group, names in named.items():
+            if len(names) == 2:
+                first, second = names
+                pairs.setdefault(group, {}).setdefault(first, set()).add(second)
+                pairs[group].setdefault(second, set()).add(first)
+    return pairs
+
+
+def asks_other(question: str) -> bool:
+    """Whether a follow-up asks for "the other one" ("and the other track at that level?")."""
+    pointer = _ordinal(question)
+    return pointer is not None and pointer[0] == _OTHER
+
+
+def other_of_pair(
+    query: str, last: str, lexicon: EntityLexicon, pairs: dict[str, dict[str, set[str]]]
+) -> str:
+    """A follow-up's query about "the other one" with the thing it borrowed from the `last`
+    question (by each name it goes by) replaced by that thing's only partner in the course's
+    texts (`course_pairs`); the query as it was when the thing has no partner, or several.
+
+    >>> lex = EntityLexicon(["S > Tracks > Data track", "S > Tracks > Quality track"])
+    >>> pairs = {"S > Tracks": {"Data track": {"Quality track"}}}
+    >>> other_of_pair("and the other one? (Data track)", "about the data track", lex, pairs)
+    'and the other one? (Quality track)'
+    """
+    taken = {name for name, _ in lexicon.mentions(last)}
+    for name, group in lexicon.mentions(query):  # each name it goes by: heading, table row
+        partners = pairs.get(group, {}).get(name, set())
+        if name in taken and len(partners) == 1:
+            query = _replace(query, name, next(iter(partners)))
+    return query
+
+
 def next_in_order(query: str, lexicon: EntityLexicon, orders: dict[str, list[str]]) -> str:
     """A follow-up's query about the thing after the one it borrowed ("ok and what comes after
     it? (Foundation level)": the Professional level), by the course's own order; the query

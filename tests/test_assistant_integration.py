@@ -486,6 +486,24 @@ def test_what_comes_after_a_thing_is_the_next_in_the_course_s_own_order(
     assert answer.answer.startswith(("The " + after, "Track: " + after)), answer.answer
 
 
+@pytest.mark.parametrize(
+    ("first", "other", "skills"),
+    [
+        ("what does the data automation track cover", "Quality Control", "Validation Gates"),
+        ("who is the quality control track for", "Data Automation", "Versioning"),
+    ],
+)
+def test_the_other_one_is_the_partner_the_course_names_with_it(assistant, first, other, skills):
+    # no answer listed both; the course does: "two tracks: Data Automation and Quality Control"
+    history = turns(first, assistant.ask(first).answer)
+
+    answer = assistant.ask("what about the other track on that level", history)
+
+    assert not answer.refused, answer.answer
+    assert answer.answer.startswith(("The " + other, "Track: " + other)), answer.answer
+    assert skills in quoted(answer), answer.answer
+
+
 def test_another_role_asked_after_a_role_s_answer_gets_its_own_row(assistant):
     history = turns(
         "im a platform engineer which certs",
