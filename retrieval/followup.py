@@ -17,6 +17,12 @@ _DEPENDENT = re.compile(
     re.IGNORECASE,
 )
 _COMPARING = re.compile(r"\b(diff\w*|compare\w*|vs\.?|versus|better|worse)\b", re.IGNORECASE)
+# "that side of things", "this part": a topic pointed back at, however long the question
+_POINTED_TOPIC = re.compile(
+    r"\b(?:that|this|those|these)\s+(?:side|sides|part|parts|area|areas|topic|topics|stuff|bit"
+    r"|bits|aspect|aspects|field|subject)\b",
+    re.IGNORECASE,
+)
 _ORDINALS = {
     "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
     "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "seventh": 6, "7th": 6, "eighth": 7, "8th": 7,
@@ -519,9 +525,17 @@ def is_generic(term: str) -> bool:
 
 
 def is_dependent(question: str, lexicon: EntityLexicon) -> bool:
-    """Whether a question leans on earlier turns: pronouns, "what about", or one bare word."""
+    """Whether a question leans on earlier turns: pronouns, "what about", one bare word, or
+    a topic pointed back at ("is there a school that teaches that side of things").
+
+    >>> lex = EntityLexicon(["G > Paths > SRE path"])
+    >>> is_dependent("is there a training school that teaches that side of things", lex)
+    True
+    >>> is_dependent("is there a training school that teaches security checks for pipelines", lex)
+    False
+    """
     content = terms(question)
-    if _DEPENDENT.search(question) and len(content) <= 5:
+    if _DEPENDENT.search(question) and len(content) <= 5 or _POINTED_TOPIC.search(question):
         return True
     names_something = re.search(r"\b\w*[A-Z]\w*[A-Z]\w*\b", question) is not None  # DVC, SLOs
     telling = [t for t in content if t not in _GENERIC and t not in _ASIDE]  # "at what level tho"

@@ -504,6 +504,20 @@ def test_the_other_one_is_the_partner_the_course_names_with_it(assistant, first,
     assert skills in quoted(answer), answer.answer
 
 
+def test_that_side_of_things_points_back_however_long_the_question(assistant):
+    history = turns(
+        "is there a path about keeping ml secure",
+        "Yes, the DevSecOps path covers securing data pipelines and protecting model weights.",
+    )
+
+    answer = assistant.ask(
+        "great, is there a training school that focuses on that side of things", history
+    )
+
+    assert not answer.refused, answer.answer
+    assert answer.answer.startswith("Devsecopsschool"), answer.answer
+
+
 def test_another_role_asked_after_a_role_s_answer_gets_its_own_row(assistant):
     history = turns(
         "im a platform engineer which certs",
