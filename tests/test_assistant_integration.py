@@ -504,6 +504,20 @@ def test_the_other_one_is_the_partner_the_course_names_with_it(assistant, first,
     assert skills in quoted(answer), answer.answer
 
 
+def test_someone_who_leads_the_engineering_team_is_the_engineering_manager_row(assistant):
+    # the course's thesaurus: who "leads the eng team" is the Engineering Manager role
+    history = turns(
+        "which certs for a platform engineer",
+        "A Platform Engineer is recommended to take MLOps Foundation and Advanced Architecture.",
+    )
+
+    answer = assistant.ask("what about my manager, she leads the eng team", history)
+
+    assert not answer.refused, answer.answer
+    assert answer.answer.startswith(("Role: Engineering Manager", "An Engineering Manager"))
+    assert "AIOps Leadership" in quoted(answer), answer.answer
+
+
 def test_that_side_of_things_points_back_however_long_the_question(assistant):
     history = turns(
         "is there a path about keeping ml secure",
