@@ -642,6 +642,17 @@ def _each_side(
     lost none (median comparison answer 443 -> 604 characters).
     """
     side_terms = {t for side in question.sides for t in terms(side)}
+    if kinds := _kinds_compared(question):  # "a level vs a track": how many of each there are
+        counting = [
+            max(
+                (c for c in scored if counts(c.unit.text, kind)),
+                key=lambda c: len(c.unit.text.split(",")),  # all of them, not "two tracks: ..."
+                default=None,
+            )
+            for kind in kinds
+        ]
+        if all(counting):
+            return [c for c in counting if c is not None]
     owned = []
     for side in question.sides:
         others = [o for o in question.sides if o != side]
@@ -676,6 +687,22 @@ def _each_side(
         else:
             chosen += own[: PER_SIDE + 2]
     return chosen
+
+
+def _kinds_compared(question: Question) -> list[str]:
+    """The kinds of thing a comparison sets side by side when each side is a kind and no
+    one thing of it ("whats the difference between a level and a track": level, track).
+
+    >>> from retrieval.question import analyze
+    >>> _kinds_compared(analyze("whats the difference between a level and a track"))
+    ['level', 'track']
+    >>> _kinds_compared(analyze("sre path vs finops path"))
+    []
+    """
+    kinds = [terms(side) for side in question.sides]
+    if len(kinds) == 2 and all(len(k) == 1 and k[0] in _GENERIC for k in kinds):
+        return [k[0] for k in kinds]
+    return []
 
 
 def _adding(

@@ -543,6 +543,16 @@ def test_another_role_asked_after_a_role_s_answer_gets_its_own_row(assistant):
     assert "Advanced Architecture" not in quoted(answer), answer.answer
 
 
+def test_two_kinds_compared_are_answered_by_how_many_of_each_there_are(assistant):
+    answer = assistant.ask(
+        "im confused, what's the difference between a level and a track in this cert"
+    )
+
+    assert not answer.refused, answer.answer
+    assert "three primary levels" in quoted(answer), answer.answer
+    assert "four tracks" in quoted(answer), answer.answer
+
+
 def test_a_comparison_of_levels_quotes_each_level_s_own_section(assistant):
     # the Foundation level's own section says what it teaches; its subsections ("What it is",
     # "Preparation plan") are found first by the words, so the side's section is fetched too
