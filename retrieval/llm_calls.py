@@ -119,6 +119,7 @@ def stream_reply(llm: Any, messages: list[Any], limit: float | None = None) -> I
             await reply.aclose()
 
     async def next_piece() -> str | None:
+        nonlocal ended
         try:
             with _limit_reached(limit):
                 with anyio.fail_after(None if deadline is None else deadline - time.monotonic()):
@@ -128,7 +129,10 @@ def stream_reply(llm: Any, messages: list[Any], limit: float | None = None) -> I
             # its request is given up on, the loop may be busy or stopping for good.
             await close()
             raise
-        return None if chunk is None else str(chunk.content)
+        if chunk is None:
+            ended = True  # the reply is over: nothing is left to close
+            return None
+        return str(chunk.content)
 
     try:
         while (piece := _on_loop(next_piece)) is not None:

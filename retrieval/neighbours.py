@@ -161,13 +161,10 @@ class WordNeighbours:
         if new:
             # a whole word of the model's vocabulary is looked up, not embedded (`word_vectors`)
             tabled = getattr(self._embedder, "word_vectors", None)
-            found = tabled(new) if tabled is not None else {}
-            missing = [w for w in new if w not in found]
-            embedded = self._embedder.embed_documents(missing) if missing else []
-            vectors = np.asarray(
-                [found[w] if w in found else embedded[missing.index(w)] for w in new],
-                dtype=np.float32,
-            )
+            found: dict[str, Any] = tabled(new) if tabled is not None else {}
+            if missing := [w for w in new if w not in found]:
+                found.update(zip(missing, self._embedder.embed_documents(missing), strict=True))
+            vectors = np.asarray([found[w] for w in new], dtype=np.float32)
             vectors /= np.where((n := np.linalg.norm(vectors, axis=1, keepdims=True)) == 0, 1, n)
             known.update(zip(new, vectors, strict=True))
             with self._asked_lock:
